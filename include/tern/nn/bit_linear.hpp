@@ -1,0 +1,126 @@
+#pragma once
+// bit_linear: the quantization-aware linear layer, composed at compile time from a weight
+// quantizer, an activation quantizer and an input norm (the paper's extra RMSNorm, or none).
+// No bias (BitNet projections have none).
+//
+// Forward (training: fake quantization in T, Eigen math), x: N x in, W: out x in:
+//   xn = Norm(x)                                    the extra RMSNorm (or identity)
+//   xq = xn + lambda * (QA(xn) - xn)                activations, absmax int8 per token
+//   Wq = W  + lambda * (QW(W)  - W)                 weights, absmean ternary
+//   y  = xq * Wq^T                                  N x out
+// Backward, given dy (N x out), straight-through at the quantizers:
+//   dWq = dy^T * xq;       dW  += mix_backward<QW>(W, dWq, lambda)   (accumulates)
+//   dxq = dy * Wq;         dxn  = mix_backward<QA>(xn, dxq, lambda)
+//   dx  = Norm.backward(dxn)                        (accumulates the norm's gain gradient)
+// Cached by forward for backward: xn, xq, Wq.
+//
+// At inference with lambda = 1 and ternary QW, int8 QA and a gain-free norm this is exactly
+//   y = (Wq_codes . xq_codes)_int32 * beta * gamma / 127
+// which the kernels compute from quantized_weights().
+//
+// Template parameters:
+//   T        float (training) or double (gradient checks)
+//   WeightQ  a Quantizer for W (absmean_ternary<...> or identity_quantizer)
+//   ActQ     a Quantizer for the input activations (absmax_int8<...> or identity_quantizer)
+//   Norm     a Layer constructed from the feature count: rms_norm<T, gain::learned> (the
+//            paper's extra norm, default), rms_norm<T, gain::none>, or no_norm<T>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "tern/core/layer.hpp"
+#include "tern/core/shape_error.hpp"
+#include "tern/nn/no_norm.hpp"
+#include "tern/nn/rms_norm.hpp"
+#include "tern/quant/absmax_int8.hpp"
+#include "tern/quant/absmean_ternary.hpp"
+#include "tern/quant/identity_quantizer.hpp"
+#include "tern/quant/lambda_mix.hpp"
+
+namespace tern {
+
+template <class T, Quantizer WeightQ = absmean_ternary<>, Quantizer ActQ = absmax_int8<>,
+          Layer Norm = rms_norm<T, gain::learned>>
+class bit_linear {
+  static_assert(std::is_same_v<typename Norm::scalar, T>, "bit_linear: Norm must use the same scalar type");
+
+ public:
+  using scalar = T;
+  using weight_quantizer = WeightQ;
+  using activation_quantizer = ActQ;
+  using norm_type = Norm;
+
+  /// A layer with in inputs and out outputs; weights start at zero, lambda at 1 (fully
+  /// quantized: the inference behaviour). Initialise weight().value before training.
+  bit_linear(index in, index out) : in_(in), out_(out), norm_(in) {
+    if (in <= 0 || out <= 0)
+      throw shape_error("bit_linear: in and out must be positive, got in = " + std::to_string(in) +
+                        ", out = " + std::to_string(out));
+    weight_ = parameter<T>(matrix<T>::Zero(out, in));
+  }
+
+  /// A layer with the given weights (out x in).
+  explicit bit_linear(matrix<T> w) : bit_linear(w.cols(), w.rows()) { weight_.value = std::move(w); }
+
+  index in_features() const { return in_; }
+  index out_features() const { return out_; }
+
+  /// lambda in [0, 1]: 0 is full precision, 1 fully quantized (see quant/lambda_mix.hpp).
+  void set_lambda(T lambda) {
+    detail::check_lambda(lambda);
+    lambda_ = lambda;
+  }
+  T lambda() const { return lambda_; }
+
+  matrix<T> forward(const matrix<T>& x) {
+    detail::check_shape("bit_linear::forward", "input", x, -1, in_);
+    xn_ = norm_.forward(x);
+    xq_ = mix_forward<ActQ>(xn_, lambda_);
+    wq_ = mix_forward<WeightQ>(weight_.value, lambda_);
+    return xq_ * wq_.transpose();
+  }
+
+  matrix<T> backward(const matrix<T>& dy) {
+    detail::check_shape("bit_linear::backward", "gradient", dy, xq_.rows(), out_);
+    const matrix<T> dwq = dy.transpose() * xq_;
+    weight_.grad += mix_backward<WeightQ>(weight_.value, dwq, lambda_);
+    const matrix<T> dxq = dy * wq_;
+    return norm_.backward(mix_backward<ActQ>(xn_, dxq, lambda_));
+  }
+
+  /// Visits "weight", then the norm's parameters as "norm.<name>".
+  template <class F>
+  void for_each_parameter(F&& f) {
+    f(std::string_view("weight"), weight_);
+    norm_.for_each_parameter([&](std::string_view name, parameter<T>& p) {
+      const std::string full = "norm." + std::string(name);
+      f(std::string_view(full), p);
+    });
+  }
+
+  parameter<T>& weight() { return weight_; }
+  const parameter<T>& weight() const { return weight_; }
+  Norm& norm() { return norm_; }
+
+  /// The integer codes and scales of the fully quantized weights, for the kernels to pack.
+  quantized<T> quantized_weights() const requires CodeQuantizer<WeightQ> {
+    return WeightQ::quantize(weight_.value);
+  }
+
+ private:
+  index in_, out_;
+  T lambda_ = T(1);
+  parameter<T> weight_;
+  Norm norm_;
+  matrix<T> xn_, xq_, wq_;  // cache for backward
+};
+
+/// A full-precision linear layer: identity quantizers, no extra norm.
+template <class T>
+using fp_linear = bit_linear<T, identity_quantizer, identity_quantizer, no_norm<T>>;
+
+static_assert(Layer<bit_linear<float>>);
+static_assert(Layer<fp_linear<double>>);
+
+}  // namespace tern

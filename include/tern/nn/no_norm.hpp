@@ -1,0 +1,34 @@
+#pragma once
+// The absent norm: y = x, dx = dy, no parameters. bit_linear<..., no_norm<T>> is a BitNet
+// projection without the extra RMSNorm.
+#include <string>
+
+#include "tern/core/layer.hpp"
+#include "tern/core/shape_error.hpp"
+
+namespace tern {
+
+template <class T>
+class no_norm {
+ public:
+  using scalar = T;
+  explicit no_norm(index features) : features_(features) {}
+
+  matrix<T> forward(const matrix<T>& x) {
+    detail::check_shape("no_norm::forward", "input", x, -1, features_);
+    return x;
+  }
+  matrix<T> backward(const matrix<T>& dy) {
+    detail::check_shape("no_norm::backward", "gradient", dy, -1, features_);
+    return dy;
+  }
+  template <class F>
+  void for_each_parameter(F&&) {}
+
+ private:
+  index features_;
+};
+
+static_assert(Layer<no_norm<float>>);
+
+}  // namespace tern

@@ -1,0 +1,35 @@
+#pragma once
+// tern: header-only C++20 ternary (1.58-bit) neural networks. This umbrella header gives
+// everything; each header below is also self-contained and may be included alone.
+
+// core
+#include "tern/core/matrix.hpp"
+#include "tern/core/shape_error.hpp"
+#include "tern/core/parameter.hpp"
+#include "tern/core/layer.hpp"
+
+// quantizers
+#include "tern/quant/rounding.hpp"
+#include "tern/quant/granularity.hpp"
+#include "tern/quant/ste.hpp"
+#include "tern/quant/quantized.hpp"
+#include "tern/quant/quantizer.hpp"
+#include "tern/quant/absmean_ternary.hpp"
+#include "tern/quant/absmax_int8.hpp"
+#include "tern/quant/identity_quantizer.hpp"
+#include "tern/quant/lambda_mix.hpp"
+
+// layers
+#include "tern/nn/rms_norm.hpp"
+#include "tern/nn/no_norm.hpp"
+#include "tern/nn/bit_linear.hpp"
+
+// schedules
+#include "tern/schedule/schedule.hpp"
+#include "tern/schedule/constant_lambda.hpp"
+#include "tern/schedule/linear_warmup.hpp"
+#include "tern/schedule/fixed_warmup.hpp"
+#include "tern/schedule/exponential_warmup.hpp"
+#include "tern/schedule/sigmoid_warmup.hpp"
+#include "tern/schedule/step_schedule.hpp"
+#include "tern/schedule/layer_wise.hpp"

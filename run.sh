@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tern's two entry points (see README):
+#   bash run.sh demo [demo options]   build and run the end-to-end demo (FP -> ternary fine-tuning)
+#   bash run.sh test                  build everything and pass the whole test suite, then the
+#                                     test suite again under AddressSanitizer + UBSan
+# Each installs the Debian packages it needs first (as root, or through sudo).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(cmake make g++ libeigen3-dev libxsimd-dev catch2 libbenchmark-dev)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+install_deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "run.sh: installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run.sh: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+configure() {  # configure <build dir> <extra cmake args...>
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+}
+
+case "${1:-}" in
+  demo)
+    shift
+    install_deps
+    configure build -DTERN_BUILD_TESTS=OFF -DTERN_BUILD_BENCH=OFF
+    cmake --build build --target tern_demo -j "$jobs"
+    ./build/examples/tern_demo "$@"
+    ;;
+  test)
+    install_deps
+    start=$(date +%s)
+    echo "== release build: library tests, kernels, examples, benchmarks (compile only), packaging"
+    configure build
+    cmake --build build -j "$jobs"
+    (cd build && ctest --output-on-failure -j "$jobs")
+    echo "== AddressSanitizer + UndefinedBehaviorSanitizer build of the test suite"
+    configure build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      "-DCMAKE_CXX_FLAGS=-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+      -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF
+    cmake --build build-asan -j "$jobs"
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+       ctest --output-on-failure -j "$jobs")
+    echo "== all tests passed in $(( $(date +%s) - start )) s"
+    ;;
+  *)
+    echo "usage: bash run.sh demo [options] | bash run.sh test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,169 @@
+#pragma once
+// Ternary GEMV / GEMM: y = x W^T with W packed ternary (M x K) and x int8 per token (N x K).
+// Specification (one jump away): kernels/reference.hpp, gemm_acc_ref / gemm_ref.
+//
+//   acc(n, i, g) = sum_{j in group g} w(i, j) xq(n, j)
+//               = dot_tile(c = w + 1, xq) - sums(n, g)         (offset correction)
+//   y(n, i)      = (sum_g float(acc(n, i, g)) * beta(i, g)) * s_n
+//
+// Composition (CuTe's three layers): the raw instruction lives in the per-architecture
+// dot_tile overloads (generic_kernel.hpp, avx2_kernel.hpp, avx512_kernel.hpp); their tile shapes
+// are tile_shape<Arch>; this file composes them: rows cut into R-row tiles (split evenly over
+// the executor's threads), tokens into C-column tiles inside column blocks that stay in L2, one
+// dot_tile call per (row tile, column tile, group) so each unpacked weight vector is reused for
+// C tokens. Row and column tails reuse the last valid row/token and discard the extra results.
+//
+// Calling:
+//   auto y = gemm(w, x);                         // best_arch of this translation unit
+//   auto y = gemm(w, x, avx512vnni{}, pool);     // a given path and executor
+//   auto y = gemm(w, x, detect_path(), pool);    // run-time dispatch (checks cpu_supports)
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "tern/core/matrix.hpp"
+#include "tern/kernels/arch.hpp"
+#include "tern/kernels/avx2_kernel.hpp"
+#include "tern/kernels/avx512_kernel.hpp"
+#include "tern/kernels/executor.hpp"
+#include "tern/kernels/generic_kernel.hpp"
+#include "tern/kernels/packed_ternary.hpp"
+#include "tern/kernels/quantized_activations.hpp"
+#include "tern/kernels/reference.hpp"
+
+namespace tern::kernels {
+inline namespace TERN_KERNELS_ABI {
+
+/// Tile shapes per path: rows per GEMV tile; rows x tokens per GEMM tile (register budget).
+template <class Arch>
+struct tile_shape {
+  static constexpr int gemv_rows = 4, gemm_rows = 2, gemm_cols = 2;
+};
+template <>
+struct tile_shape<avx512bw> {
+  static constexpr int gemv_rows = 4, gemm_rows = 2, gemm_cols = 4;
+};
+template <>
+struct tile_shape<avx512vnni> {
+  static constexpr int gemv_rows = 4, gemm_rows = 4, gemm_cols = 4;
+};
+template <>
+struct tile_shape<amx> : tile_shape<avx512vnni> {};
+
+/// Tokens per column block: their activations (col_block * K bytes) stay in L2 while every
+/// row tile streams past them.
+inline constexpr index col_block = 64;
+
+template <class Arch>
+concept kernel_arch = std::is_base_of_v<generic, Arch> || std::is_same_v<Arch, reference>;
+
+namespace detail {
+
+template <class Arch, int R, int C, class Exec>
+void run_tiles(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
+  const index m = w.rows(), n = x.tokens;
+  const k_layout& l = w.layout();
+  const index row_tiles = (m + R - 1) / R;
+  const index parts = std::max<index>(1, std::min<index>(ex.concurrency(), row_tiles));
+  ex.parallel_for(parts, [&](index part) {
+    const index t0 = row_tiles * part / parts, t1 = row_tiles * (part + 1) / parts;
+    for (index cb = 0; cb < n; cb += col_block) {
+      const index cb_end = std::min(n, cb + col_block);
+      for (index t = t0; t < t1; ++t) {
+        const index i0 = t * R;
+        for (index n0 = cb; n0 < cb_end; n0 += C) {
+          float f[R * C] = {};
+          std::int32_t raw[R * C];
+          for (index g = 0; g < l.groups; ++g) {
+            const std::uint8_t* wp[R];
+            const std::int8_t* xp[C];
+            for (int r = 0; r < R; ++r) wp[r] = w.row(std::min(i0 + r, m - 1)) + g * (l.padded_group() / 4);
+            for (int c = 0; c < C; ++c) xp[c] = x.token(std::min(n0 + c, n - 1)) + g * l.padded_group();
+            dot_tile<R, C>(Arch{}, wp, xp, l.blocks_per_group, raw);
+            for (int r = 0; r < R && i0 + r < m; ++r)
+              for (int c = 0; c < C && n0 + c < n; ++c) {
+                const std::int32_t a = raw[r * C + c] - x.sum(n0 + c, g);
+                if (acc) (*acc)(n0 + c, i0 + r, g) = a;
+                f[r * C + c] += float(a) * w.scale(i0 + r, g);
+              }
+          }
+          if (y)
+            for (int r = 0; r < R && i0 + r < m; ++r)
+              for (int c = 0; c < C && n0 + c < n; ++c)
+                y[(n0 + c) * m + i0 + r] = f[r * C + c] * x.scale[static_cast<std::size_t>(n0 + c)];
+        }
+      }
+    }
+  });
+}
+
+template <class Arch, class Exec>
+void run(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
+  check_operands("tern::kernels::gemm", w, x);
+  if constexpr (std::is_same_v<Arch, reference>) {
+    accumulators a = gemm_acc_ref(w, x);
+    if (y) {
+      const matrix<float> r = apply_scales(a, w, x);
+      std::copy(r.data(), r.data() + r.size(), y);
+    }
+    if (acc) *acc = std::move(a);
+  } else if (x.tokens == 1) {
+    run_tiles<Arch, tile_shape<Arch>::gemv_rows, 1>(w, x, y, acc, ex);
+  } else {
+    run_tiles<Arch, tile_shape<Arch>::gemm_rows, tile_shape<Arch>::gemm_cols>(w, x, y, acc, ex);
+  }
+}
+
+}  // namespace detail
+
+/// y (tokens x rows) = dequantized x W^T on path Arch, into a preallocated y.
+template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
+void gemm(const packed_ternary& w, const quantized_activations& x, matrix<float>& y, Arch = {}, Exec&& ex = {}) {
+  tern::detail::check_shape("tern::kernels::gemm", "y", y, x.tokens, w.rows());
+  detail::run<Arch>(w, x, y.data(), nullptr, ex);
+}
+
+/// y (tokens x rows) = dequantized x W^T on path Arch.
+template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
+matrix<float> gemm(const packed_ternary& w, const quantized_activations& x, Arch a = {}, Exec&& ex = {}) {
+  matrix<float> y(x.tokens, w.rows());
+  gemm(w, x, y, a, ex);
+  return y;
+}
+
+/// The int32 accumulators acc(n, i, g) on path Arch (what the tests compare bit for bit).
+template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
+accumulators gemm_acc(const packed_ternary& w, const quantized_activations& x, Arch = {}, Exec&& ex = {}) {
+  accumulators acc(x.tokens, w.rows(), w.layout().groups);
+  detail::run<Arch>(w, x, nullptr, &acc, ex);
+  return acc;
+}
+
+/// Run-time dispatch: path p, which must be one this CPU runs (else std::invalid_argument).
+template <executor Exec = sequential_executor>
+void gemm(const packed_ternary& w, const quantized_activations& x, matrix<float>& y, path p, Exec&& ex = {}) {
+  if (!cpu_supports(p))
+    throw std::invalid_argument("tern::kernels::gemm: path " + std::string(path_name(p)) +
+                                " is not supported by this CPU/OS");
+  run_path(p, [&](auto arch) { gemm(w, x, y, arch, ex); });
+}
+
+template <executor Exec = sequential_executor>
+matrix<float> gemm(const packed_ternary& w, const quantized_activations& x, path p, Exec&& ex = {}) {
+  matrix<float> y(x.tokens, w.rows());
+  gemm(w, x, y, p, ex);
+  return y;
+}
+
+template <executor Exec = sequential_executor>
+accumulators gemm_acc(const packed_ternary& w, const quantized_activations& x, path p, Exec&& ex = {}) {
+  if (!cpu_supports(p))
+    throw std::invalid_argument("tern::kernels::gemm_acc: path " + std::string(path_name(p)) +
+                                " is not supported by this CPU/OS");
+  return run_path(p, [&](auto arch) { return gemm_acc(w, x, arch, ex); });
+}
+
+}  // namespace TERN_KERNELS_ABI
+}  // namespace tern::kernels

@@ -1,0 +1,177 @@
+#pragma once
+// The 2-bit packed ternary weight format the kernels read ("tq2" in benchmark names).
+//
+// Layout along K (shared with quantized_activations through k_layout):
+//   K is cut into groups of G columns (one scale and one int32 accumulator each; G = K for
+//   per-tensor and per-row scales). Each group is stored padded to a whole number of blocks
+//   of 256 weights, so no shape rule is imposed on M, K or G: tails are zero padding.
+// Block of 256 weights = 64 bytes:
+//   byte j (0..63) holds the weights at block positions j, j+64, j+128, j+192 in bit pairs
+//   [1:0], [3:2], [5:4], [7:6], each stored as the unsigned code c = w + 1 in {0, 1, 2}
+//   (padding is stored as 1, i.e. w = 0).
+//   So (byte >> 2s) & 3 over 64 consecutive bytes gives 64 codes that line up with 64
+//   *consecutive* activations (positions 64s .. 64s+63): any vector width that divides 64 bytes
+//   (16, 32, 64) unpacks with one shift and one mask and no shuffle.
+// Rows: row i starts at data + i * row_bytes(), row_bytes() = padded_k / 4, 64-byte aligned.
+// Scales: float, scale_rows x groups (scale_rows = 1 per tensor, = M per row/per group); the
+//   dequantized weight is w(i, j) * scale(i, j / G), as in tern::quantized.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "tern/core/matrix.hpp"
+#include "tern/core/shape_error.hpp"
+#include "tern/kernels/arch.hpp"
+#include "tern/quant/quantized.hpp"
+
+namespace tern::kernels {
+inline namespace TERN_KERNELS_ABI {
+
+namespace detail {
+
+/// A 64-byte aligned, zero-initialised array (one cache line / one zmm per 64 bytes).
+template <class T>
+class aligned_buffer {
+ public:
+  aligned_buffer() = default;
+  explicit aligned_buffer(std::size_t n) : n_(n) {
+    if (n == 0) return;
+    const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    p_.reset(static_cast<T*>(::operator new(bytes, std::align_val_t{64})));
+    std::memset(static_cast<void*>(p_.get()), 0, bytes);
+  }
+  aligned_buffer(const aligned_buffer& o) : aligned_buffer(o.n_) {
+    if (n_) std::memcpy(static_cast<void*>(p_.get()), o.p_.get(), n_ * sizeof(T));
+  }
+  aligned_buffer& operator=(const aligned_buffer& o) {
+    if (this != &o) *this = aligned_buffer(o);
+    return *this;
+  }
+  aligned_buffer(aligned_buffer&&) noexcept = default;
+  aligned_buffer& operator=(aligned_buffer&&) noexcept = default;
+
+  T* data() { return p_.get(); }
+  const T* data() const { return p_.get(); }
+  std::size_t size() const { return n_; }
+  T& operator[](std::size_t i) { return p_[i]; }
+  const T& operator[](std::size_t i) const { return p_[i]; }
+
+ private:
+  struct deleter {
+    void operator()(T* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<T[], deleter> p_;
+  std::size_t n_ = 0;
+};
+
+}  // namespace detail
+
+/// How K is split into scale groups and padded into 256-weight blocks (see the file comment).
+struct k_layout {
+  static constexpr index block = 256;  ///< weights per block (64 packed bytes)
+  index k = 0;                         ///< logical columns
+  index group = 0;                     ///< columns per group (k for one group per row)
+  index groups = 0;                    ///< ceil(k / group)
+  index blocks_per_group = 0;          ///< ceil(group / 256)
+
+  /// group <= 0 or group >= k means one group spanning the whole row.
+  static k_layout make(index k, index group) {
+    if (k <= 0) throw std::invalid_argument("tern::kernels::k_layout: k must be positive");
+    k_layout l;
+    l.k = k;
+    l.group = (group <= 0 || group >= k) ? k : group;
+    l.groups = (k + l.group - 1) / l.group;
+    l.blocks_per_group = (l.group + block - 1) / block;
+    return l;
+  }
+  index padded_group() const { return blocks_per_group * block; }
+  index padded_k() const { return groups * padded_group(); }
+  /// Position of logical column j in the padded row.
+  index position(index j) const { return (j / group) * padded_group() + j % group; }
+  friend bool operator==(const k_layout&, const k_layout&) = default;
+};
+
+/// Ternary weights, M x K, 2 bits each (see the file comment for the byte layout).
+class packed_ternary {
+ public:
+  packed_ternary() = default;
+
+  /// Packs `codes` (M x K, values in {-1, 0, 1}) with dequantization scales `scales`
+  /// (1 x groups or M x groups, groups = ceil(K / group)); group <= 0 or >= K: one group.
+  packed_ternary(const matrix<std::int8_t>& codes, const matrix<float>& scales, index group)
+      : rows_(codes.rows()) {
+    constexpr std::string_view where = "tern::kernels::packed_ternary";
+    if (codes.rows() <= 0 || codes.cols() <= 0)
+      throw shape_error(std::string(where) + ": codes is " +
+                        tern::detail::shape_str(codes.rows(), codes.cols()) +
+                        ", expected at least 1x1");
+    layout_ = k_layout::make(codes.cols(), group);
+    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
+    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
+    scales_ = scales;
+    row_bytes_ = layout_.padded_k() / 4;
+    data_ = detail::aligned_buffer<std::uint8_t>(static_cast<std::size_t>(rows_ * row_bytes_));
+    std::memset(data_.data(), 0x55, data_.size());  // every code 1: w = 0 in the padding
+    for (index i = 0; i < rows_; ++i) {
+      std::uint8_t* r = data_.data() + i * row_bytes_;
+      for (index j = 0; j < layout_.k; ++j) {
+        const int w = codes(i, j);
+        if (w < -1 || w > 1)
+          throw std::invalid_argument(std::string(where) + ": codes(" + std::to_string(i) + ", " +
+                                      std::to_string(j) + ") = " + std::to_string(w) +
+                                      " is not ternary");
+        const index p = layout_.position(j);
+        std::uint8_t& byte = r[p / 256 * 64 + p % 64];
+        const int shift = 2 * static_cast<int>(p % 256 / 64);
+        byte = static_cast<std::uint8_t>((byte & ~(3 << shift)) | ((w + 1) << shift));
+      }
+    }
+  }
+
+  /// Packs a tern::quantized<float> holding ternary codes (absmean_ternary::quantize output).
+  explicit packed_ternary(const quantized<float>& q) : packed_ternary(q.codes, q.scales, q.group) {}
+
+  /// The lossless inverse of packing.
+  quantized<float> unpack() const {
+    quantized<float> q;
+    q.codes.resize(rows_, layout_.k);
+    for (index i = 0; i < rows_; ++i)
+      for (index j = 0; j < layout_.k; ++j) q.codes(i, j) = code(i, j);
+    q.scales = scales_;
+    q.group = layout_.group;
+    return q;
+  }
+
+  /// The ternary weight w(i, j) in {-1, 0, 1}, decoded from the packed bytes.
+  std::int8_t code(index i, index j) const {
+    const index p = layout_.position(j);
+    const std::uint8_t byte = data_[static_cast<std::size_t>(i * row_bytes_ + p / 256 * 64 + p % 64)];
+    return static_cast<std::int8_t>(((byte >> (2 * (p % 256 / 64))) & 3) - 1);
+  }
+
+  index rows() const { return rows_; }
+  index cols() const { return layout_.k; }
+  const k_layout& layout() const { return layout_; }
+  const matrix<float>& scales() const { return scales_; }
+  /// Scale of row i, group g.
+  float scale(index i, index g) const { return scales_(scales_.rows() == 1 ? 0 : i, g); }
+  index row_bytes() const { return row_bytes_; }
+  const std::uint8_t* row(index i) const { return data_.data() + i * row_bytes_; }
+  /// Bytes of packed weights (what a GEMV streams), scales excluded.
+  std::size_t bytes() const { return data_.size(); }
+
+ private:
+  index rows_ = 0;
+  k_layout layout_;
+  index row_bytes_ = 0;
+  matrix<float> scales_;
+  detail::aligned_buffer<std::uint8_t> data_;
+};
+
+}  // namespace TERN_KERNELS_ABI
+}  // namespace tern::kernels

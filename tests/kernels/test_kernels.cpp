@@ -1,0 +1,267 @@
+// Ternary kernels: packing, activation quantization, and every path against the scalar
+// reference (bit-exact int32 accumulators). Paths this CPU cannot run are skipped with a WARN.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tern/kernels/gemm.hpp"
+
+namespace tern::kernels {
+namespace {
+
+matrix<std::int8_t> random_ternary(index m, index k, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-1, 1);
+  matrix<std::int8_t> c(m, k);
+  for (index i = 0; i < c.size(); ++i) c.data()[i] = static_cast<std::int8_t>(d(rng));
+  return c;
+}
+
+matrix<std::int8_t> random_int8(index n, index k, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(-128, 127);
+  matrix<std::int8_t> c(n, k);
+  for (index i = 0; i < c.size(); ++i) c.data()[i] = static_cast<std::int8_t>(d(rng));
+  return c;
+}
+
+matrix<float> random_scales(index rows, index cols, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(0.01f, 2.0f);
+  matrix<float> s(rows, cols);
+  for (index i = 0; i < s.size(); ++i) s.data()[i] = d(rng);
+  return s;
+}
+
+quantized<float> int8_tokens(const matrix<std::int8_t>& codes, std::mt19937& rng) {
+  quantized<float> q;
+  q.codes = codes;
+  q.scales = random_scales(codes.rows(), 1, rng);
+  q.group = codes.cols();
+  return q;
+}
+
+/// acc(n, i, g) from the unpacked int8 matrices with plain loops in int64: independent of the
+/// packed layout and of reference.hpp.
+std::vector<long long> naive_acc(const matrix<std::int8_t>& w, const matrix<std::int8_t>& x, index group) {
+  const index m = w.rows(), n = x.rows(), k = w.cols(), groups = (k + group - 1) / group;
+  std::vector<long long> a(static_cast<std::size_t>(n * m * groups), 0);
+  for (index t = 0; t < n; ++t)
+    for (index i = 0; i < m; ++i)
+      for (index j = 0; j < k; ++j) a[static_cast<std::size_t>((t * m + i) * groups + j / group)] += w(i, j) * x(t, j);
+  return a;
+}
+
+/// Runs f(path) for every path; paths the CPU cannot run are reported with WARN, not passed.
+template <class F>
+void for_each_path(F&& f, bool warn = true) {
+  for (path p : all_paths) {
+    if (!cpu_supports(p)) {
+      if (warn) WARN("skipping kernel path " << path_name(p) << ": not supported by this CPU/OS");
+      continue;
+    }
+    f(p);
+  }
+}
+
+bool same_acc(const accumulators& a, const accumulators& b) {
+  return a.tokens == b.tokens && a.rows == b.rows && a.groups == b.groups && a.v == b.v;
+}
+
+}  // namespace
+
+TEST_CASE("packed_ternary round-trips losslessly for any shape and grouping", "[kernels][pack]") {
+  std::mt19937 rng(1);
+  for (index m : {1, 3, 17}) {
+    for (index k : {1, 5, 63, 64, 255, 256, 257, 1000}) {
+      for (index group : {index(0), index(64), index(100), index(256)}) {
+        const auto codes = random_ternary(m, k, rng);
+        const index groups = group <= 0 || group >= k ? 1 : (k + group - 1) / group;
+        const matrix<float> scales = random_scales(group == 64 ? 1 : m, groups, rng);
+        const packed_ternary p(codes, scales, group);
+        const quantized<float> q = p.unpack();
+        CHECK(q.codes == codes);
+        CHECK(q.scales == scales);
+        CHECK(p.row_bytes() % 64 == 0);
+        CHECK(p.row_bytes() * 4 >= k);
+        const packed_ternary p2(q);
+        CHECK(p2.unpack().codes == codes);
+      }
+    }
+  }
+}
+
+TEST_CASE("packed_ternary byte layout matches the documented one", "[kernels][pack]") {
+  // Hand-worked: K = 300 -> 2 blocks; w(0, 65) = -1 sits in block 0, byte 1, bits [3:2];
+  // w(0, 256 + 2) = +1 in block 1, byte 2, bits [1:0]; everything else 0 (code 1 = 0b01).
+  matrix<std::int8_t> c = matrix<std::int8_t>::Zero(1, 300);
+  c(0, 65) = -1;
+  c(0, 258) = 1;
+  const packed_ternary p(c, matrix<float>::Ones(1, 1), 0);
+  REQUIRE(p.row_bytes() == 128);
+  const std::uint8_t* r = p.row(0);
+  CHECK(r[0] == 0x55);
+  CHECK(r[1] == 0x51);         // bits [3:2] = 00 (w = -1), others 01
+  CHECK(r[64 + 2] == 0x56);    // bits [1:0] = 10 (w = +1)
+  CHECK(r[127] == 0x55);       // padding stored as w = 0
+}
+
+TEST_CASE("packed_ternary rejects bad input with clear errors", "[kernels][pack]") {
+  matrix<std::int8_t> c = matrix<std::int8_t>::Zero(2, 10);
+  c(1, 3) = 2;
+  CHECK_THROWS_AS(packed_ternary(c, matrix<float>::Ones(1, 1), 0), std::invalid_argument);
+  c(1, 3) = 0;
+  CHECK_THROWS_AS(packed_ternary(c, matrix<float>::Ones(3, 1), 0), shape_error);
+  CHECK_THROWS_AS(packed_ternary(c, matrix<float>::Ones(2, 1), 4), shape_error);  // needs 3 groups
+}
+
+TEST_CASE("quantize_activations matches the absmax int8 formula and folds RMSNorm into the scale",
+          "[kernels][act]") {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  for (index k : {1, 7, 64, 100, 513}) {
+    matrix<float> x(5, k);
+    for (index i = 0; i < x.size(); ++i) x.data()[i] = d(rng);
+    x(4, 0) = 0.0f;
+    const k_layout l = k_layout::make(k, 64);
+    const auto q = quantize_activations(x, l);
+    const auto qf = quantize_activations(x, l, norm_fold::rms);
+    for (index n = 0; n < x.rows(); ++n) {
+      float gamma = 1e-5f;
+      double ss = 0.0;
+      for (index j = 0; j < k; ++j) {
+        gamma = std::max(gamma, std::abs(x(n, j)));
+        ss += double(x(n, j)) * x(n, j);
+      }
+      CHECK(q.scale[n] == gamma / 127.0f);
+      const double r = std::sqrt(ss / double(k) + 1e-6);
+      CHECK(qf.scale[n] == Approx(gamma / 127.0 / r).epsilon(1e-6));
+      int sum0 = 0;
+      for (index j = 0; j < k; ++j) {
+        const float e = std::nearbyint(127.0f * x(n, j) / gamma);
+        CHECK(q.code(n, j) == static_cast<int>(e));
+        CHECK(qf.code(n, j) == q.code(n, j));  // Q(x / r) = Q(x): only the scale changes
+        if (j < std::min<index>(k, 64)) sum0 += q.code(n, j);
+      }
+      CHECK(q.sum(n, 0) == sum0);
+    }
+  }
+}
+
+TEST_CASE("folded RMSNorm gives the output of normalizing first", "[kernels][act]") {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0.0f, 2.0f);
+  const index k = 300, m = 7;
+  matrix<float> x(3, k);
+  for (index i = 0; i < x.size(); ++i) x.data()[i] = d(rng);
+  const packed_ternary w(random_ternary(m, k, rng), random_scales(m, 1, rng), 0);
+  matrix<float> xn = x;
+  for (index n = 0; n < x.rows(); ++n) xn.row(n) /= float(std::sqrt(x.row(n).squaredNorm() / k + 1e-6));
+  const matrix<float> y_fold = gemm(w, quantize_activations(x, w.layout(), norm_fold::rms));
+  const matrix<float> y_norm = gemm_ref(w, quantize_activations(xn, w.layout()));
+  for (index i = 0; i < y_fold.size(); ++i)
+    CHECK(y_fold.data()[i] == Approx(y_norm.data()[i]).epsilon(1e-4).margin(1e-4));
+}
+
+TEST_CASE("reference accumulators equal a plain int64 product", "[kernels][ref]") {
+  std::mt19937 rng(4);
+  for (index group : {index(0), index(50), index(256)}) {
+    const index m = 6, k = 333, n = 3;
+    const auto wc = random_ternary(m, k, rng);
+    const auto xc = random_int8(n, k, rng);
+    const index groups = group == 0 ? 1 : (k + group - 1) / group;
+    const packed_ternary w(wc, random_scales(m, groups, rng), group);
+    const auto x = make_activations(int8_tokens(xc, rng), w.layout());
+    const accumulators a = gemm_acc_ref(w, x);
+    const auto expect = naive_acc(wc, xc, group == 0 ? k : group);
+    REQUIRE(a.v.size() == expect.size());
+    for (std::size_t i = 0; i < expect.size(); ++i) REQUIRE(a.v[i] == expect[i]);
+    // y = sum_g acc * beta * s, checked in double
+    const matrix<float> y = gemm_ref(w, x);
+    for (index t = 0; t < n; ++t)
+      for (index i = 0; i < m; ++i) {
+        double e = 0.0;
+        for (index g = 0; g < groups; ++g) e += double(a(t, i, g)) * w.scale(i, g);
+        CHECK(y(t, i) == Approx(e * x.scale[t]).epsilon(1e-5));
+      }
+  }
+}
+
+TEST_CASE("every path matches the reference bit for bit on random shapes", "[kernels][paths]") {
+  std::mt19937 rng(5);
+  const index ms[] = {1, 2, 3, 5, 13, 37};
+  const index ks[] = {1, 2, 31, 255, 256, 257, 509, 1024};
+  const index ns[] = {1, 2, 3, 7, 70};
+  const index gs[] = {0, 64, 100, 256, 300};
+  struct shape { index m, k, n, g; };
+  std::vector<shape> shapes;
+  for (int t = 0; t < 40; ++t)
+    shapes.push_back({ms[rng() % 6], ks[rng() % 8], ns[rng() % 5], gs[rng() % 5]});
+  shapes.push_back({1, 1, 1, 0});
+  shapes.push_back({37, 1024, 70, 100});
+  thread_pool pool(2);
+  bool first = true;
+  for (const shape& s : shapes) {
+    const index groups = s.g == 0 || s.g >= s.k ? 1 : (s.k + s.g - 1) / s.g;
+    const packed_ternary w(random_ternary(s.m, s.k, rng), random_scales(rng() % 2 ? 1 : s.m, groups, rng), s.g);
+    const auto x = make_activations(int8_tokens(random_int8(s.n, s.k, rng), rng), w.layout());
+    const accumulators ref = gemm_acc_ref(w, x);
+    const matrix<float> yref = gemm_ref(w, x);
+    for_each_path([&](path p) {
+      INFO("path " << path_name(p) << " M=" << s.m << " K=" << s.k << " N=" << s.n << " group=" << s.g);
+      CHECK(same_acc(gemm_acc(w, x, p), ref));
+      CHECK(same_acc(gemm_acc(w, x, p, pool), ref));
+      const matrix<float> y = gemm(w, x, p, pool);
+      REQUIRE(y.rows() == s.n);
+      REQUIRE(y.cols() == s.m);
+      for (index i = 0; i < y.size(); ++i)
+        REQUIRE(y.data()[i] == Approx(yref.data()[i]).epsilon(1e-5).margin(1e-3));
+    }, first);
+    first = false;
+  }
+}
+
+TEST_CASE("extremes: all +1 / -1 weights with +127 / -128 activations at K = 65536", "[kernels][paths]") {
+  const index k = 65536, m = 3;
+  matrix<std::int8_t> wc(m, k);
+  wc.row(0).setConstant(1);
+  wc.row(1).setConstant(-1);
+  wc.row(2).setConstant(1);
+  matrix<std::int8_t> xc(2, k);
+  xc.row(0).setConstant(127);
+  xc.row(1).setConstant(-128);
+  std::mt19937 rng(6);
+  const packed_ternary w(wc, matrix<float>::Ones(1, 1), 0);
+  const auto x = make_activations(int8_tokens(xc, rng), w.layout());
+  const auto x1 = make_activations(int8_tokens(matrix<std::int8_t>(xc.row(1)), rng), w.layout());
+  for_each_path([&](path p) {
+    INFO("path " << path_name(p));
+    const accumulators a = gemm_acc(w, x, p);        // GEMM tiles
+    CHECK(a(0, 0, 0) == 127 * 65536);
+    CHECK(a(0, 1, 0) == -127 * 65536);
+    CHECK(a(1, 0, 0) == -128 * 65536);
+    CHECK(a(1, 1, 0) == 128 * 65536);
+    CHECK(a(1, 2, 0) == -128 * 65536);
+    const accumulators b = gemm_acc(w, x1, p);       // GEMV tiles
+    CHECK(b(0, 0, 0) == -128 * 65536);
+    CHECK(b(0, 1, 0) == 128 * 65536);
+  });
+}
+
+TEST_CASE("run-time dispatch refuses paths the CPU lacks and picks a supported one", "[kernels][dispatch]") {
+  CHECK(cpu_supports(detect_path()));
+  CHECK(cpu_supports(path::generic));
+  std::mt19937 rng(7);
+  const packed_ternary w(random_ternary(4, 40, rng), matrix<float>::Ones(1, 1), 0);
+  const auto x = make_activations(int8_tokens(random_int8(2, 40, rng), rng), w.layout());
+  for (path p : all_paths)
+    if (!cpu_supports(p)) {
+      WARN("path " << path_name(p) << " unavailable here: checking that it is refused");
+      CHECK_THROWS_AS(gemm(w, x, p), std::invalid_argument);
+    }
+  // Operands whose K layouts differ are a shape error, not garbage.
+  const packed_ternary w2(random_ternary(4, 41, rng), matrix<float>::Ones(1, 1), 0);
+  CHECK_THROWS_AS(gemm(w2, x), shape_error);
+}
+
+}  // namespace tern::kernels

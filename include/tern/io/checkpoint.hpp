@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/core/layer.hpp"
+#include "tern/optim/parameterized.hpp"
 #include "tern/core/matrix.hpp"
 #include "tern/core/parameter.hpp"
 #include "tern/data/rng.hpp"
@@ -121,7 +121,7 @@ inline std::string shape_of(index r, index c) { return std::to_string(r) + "x" +
 }  // namespace detail
 
 /// Saves `model` (tagged with `model_tag`), and optionally the optimizer and training state.
-template <Layer M>
+template <Parameterized M>
 void save_checkpoint(const std::string& path, M& model, std::string_view model_tag,
                      const adamw<typename M::scalar>* opt = nullptr, const train_state* state = nullptr) {
   using T = typename M::scalar;
@@ -165,7 +165,7 @@ void save_checkpoint(const std::string& path, M& model, std::string_view model_t
 /// Loads a checkpoint written by save_checkpoint into `model` (and `opt`, `state` if given).
 /// Throws std::runtime_error naming the first mismatch; nothing is changed on failure.
 /// Asking for optimizer or training state that the file lacks is an error too.
-template <Layer M>
+template <Parameterized M>
 void load_checkpoint(const std::string& path, M& model, std::string_view model_tag,
                      adamw<typename M::scalar>* opt = nullptr, train_state* state = nullptr) {
   using T = typename M::scalar;

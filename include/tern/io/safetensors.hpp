@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "tern/core/layer.hpp"
+#include "tern/optim/parameterized.hpp"
 #include "tern/core/parameter.hpp"
 
 namespace tern {
@@ -32,7 +32,7 @@ inline std::string json_escape(std::string_view s) {
 }
 }  // namespace detail
 
-template <Layer M>
+template <Parameterized M>
 void export_safetensors(const std::string& path, M& model, std::string_view model_tag = "") {
   using T = typename M::scalar;
   static_assert(sizeof(T) == 4 || sizeof(T) == 8, "export_safetensors: float or double parameters only");

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tern/core/layer.hpp"
+#include "tern/optim/parameterized.hpp"
 #include "tern/core/matrix.hpp"
 #include "tern/core/parameter.hpp"
 #include "tern/core/shape_error.hpp"
@@ -62,10 +62,10 @@ class adamw {
   std::int64_t step_count() const { return t_; }
 
   /// One update of every parameter of `model` with its accumulated gradients.
-  template <Layer L>
+  template <Parameterized L>
   void step(L& model) { step(model, config_.lr); }
 
-  template <Layer L>
+  template <Parameterized L>
     requires std::same_as<typename L::scalar, T>
   void step(L& model, double lr) {
     const bool fresh = slots_.empty();

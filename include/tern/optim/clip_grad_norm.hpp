@@ -14,13 +14,13 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "tern/core/layer.hpp"
+#include "tern/optim/parameterized.hpp"
 #include "tern/core/parameter.hpp"
 
 namespace tern {
 
 /// The global L2 norm of all parameter gradients of `model`, in double.
-template <Layer L>
+template <Parameterized L>
 double grad_norm(L& model) {
   double sum = 0.0;
   model.for_each_parameter([&](std::string_view, parameter<typename L::scalar>& p) {
@@ -30,7 +30,7 @@ double grad_norm(L& model) {
 }
 
 /// Scales all gradients so their global norm is at most max_norm; returns the pre-clip norm.
-template <Layer L>
+template <Parameterized L>
 double clip_grad_norm(L& model, double max_norm) {
   using T = typename L::scalar;
   if (!(max_norm > 0)) throw std::invalid_argument("clip_grad_norm: max_norm must be > 0");

@@ -24,7 +24,7 @@
 #include <ostream>
 #include <string>
 
-#include "tern/core/layer.hpp"
+#include "tern/optim/parameterized.hpp"
 #include "tern/io/checkpoint.hpp"  // train_state
 #include "tern/optim/adamw.hpp"
 #include "tern/optim/clip_grad_norm.hpp"
@@ -64,7 +64,7 @@ inline std::string clock_str(double s) {
 }  // namespace detail
 
 /// Runs steps state.step .. options.end_step - 1. step_fn: double(std::int64_t step).
-template <Layer M, class StepFn>
+template <Parameterized M, class StepFn>
 train_report train(M& model, adamw<typename M::scalar>& opt, const lr_schedule& schedule, train_state& state,
                    StepFn&& step_fn, const trainer_options& options) {
   if (options.clip <= 0) throw std::invalid_argument("train: options.clip must be > 0");
@@ -75,7 +75,7 @@ train_report train(M& model, adamw<typename M::scalar>& opt, const lr_schedule& 
   std::int64_t window_steps = 0;
   while (state.step < options.end_step) {
     const std::int64_t t = state.step;
-    zero_grad(model);
+    zero_parameter_grads(model);
     const double loss = static_cast<double>(step_fn(t));
     const double norm = clip_grad_norm(model, options.clip);
     if (std::isfinite(loss) && std::isfinite(norm)) {

@@ -1,0 +1,436 @@
+// tern_demo: the main job. Train a full-precision (FP) byte-level transformer, turn it into
+// ternary models five ways with the same token budget, and compare validation losses.
+//
+//   fp          the FP teacher, trained from scratch (or loaded with --load-fp)
+//   ptq         (a) post-training quantization: the FP weights ternarized, no training
+//   qat_abrupt  (b) quantization-aware fine-tuning, lambda = 1 from step 0, no extra norm
+//   qat_norm    (c) the same with the extra RMSNorm on every projection input
+//   paper       (d) extra RMSNorm + gradual layer-wise lambda schedule (Steinmetz et al. 2025)
+//   kd          (e) knowledge distillation: KL to the FP teacher (temperature tau), lambda = 1,
+//                   no extra norm
+//
+// Prints progress lines on stderr, a table on stdout, then one JSON line starting with
+// {"tern_demo": ...}. Same options (seed, threads) => same numbers, except the wall-clock
+// "seconds" fields.
+//
+// Usage: tern_demo [--corpus FILE] [--steps N] [--ft-steps N] [--dim D] [--layers L]
+//                  [--heads H] [--seq S] [--batch B] [--seed N] [--threads N] [--quick] ...
+//        tern_demo --help
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tern/data/byte_corpus.hpp"
+#include "tern/data/markov_source.hpp"
+#include "tern/data/rng.hpp"
+#include "tern/io/checkpoint.hpp"
+#include "tern/io/safetensors.hpp"  // detail::json_escape
+#include "tern/nn/cross_entropy.hpp"
+#include "tern/nn/kd_loss.hpp"
+#include "tern/nn/projection_policy.hpp"
+#include "tern/nn/transformer.hpp"
+#include "tern/optim/adamw.hpp"
+#include "tern/optim/lr_schedule.hpp"
+#include "tern/schedule/layer_wise.hpp"
+#include "tern/schedule/linear_warmup.hpp"
+#include "tern/train/trainer.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using tern::index;
+
+struct options {
+  std::string corpus;                     // empty: the built-in Markov source
+  std::int64_t synthetic_bytes = 1 << 20;  // size of the generated default corpus
+  std::int64_t steps = 1200;               // FP training steps
+  std::int64_t ft_steps = 400;             // fine-tuning steps of every ternary variant
+  index dim = 96, layers = 4, heads = 4, seq = 64, batch = 16;
+  double lr = 3e-3, ft_lr = 1.5e-3, clip = 1.0, weight_decay = 0.01, kd_tau = 1.0;
+  std::uint64_t seed = 1;
+  int threads = 2;
+  index eval_windows = 256;
+  std::int64_t log_every = 100;
+  bool quick = false;
+  std::string save_fp, load_fp;
+};
+
+const char* usage =
+    "usage: tern_demo [options]\n"
+    "  --corpus FILE      text file to model byte by byte (default: built-in synthetic Markov source)\n"
+    "  --synthetic-bytes N  size of the generated default corpus (default 1048576)\n"
+    "  --steps N          FP training steps (default 1200)\n"
+    "  --ft-steps N       fine-tuning steps of each ternary variant (default 400)\n"
+    "  --dim D --layers L --heads H   model size (default 96, 4, 4)\n"
+    "  --seq S --batch B  window length and windows per step (default 64, 16)\n"
+    "  --lr X --ft-lr X   peak learning rates, FP and fine-tuning (default 3e-3, 1.5e-3)\n"
+    "  --clip X           global gradient-norm limit (default 1)\n"
+    "  --kd-tau X         distillation temperature (default 1)\n"
+    "  --eval-windows N   validation windows of S bytes (default 256; 0 = the whole split)\n"
+    "  --seed N           seed of initialisation and batch order (default 1)\n"
+    "  --threads N        threads for Eigen/OpenMP (default 2)\n"
+    "  --log-every N      progress line period in steps (default 100)\n"
+    "  --save-fp FILE     save the trained FP model (tern checkpoint)\n"
+    "  --load-fp FILE     load the FP model instead of training it\n"
+    "  --quick            tiny run for CI (seconds)\n";
+
+template <class V>
+V parse_number(const std::string& opt, const std::string& text) {
+  std::istringstream in(text);
+  V v{};
+  in >> v;
+  if (!in || !in.eof()) throw std::invalid_argument("option " + opt + ": '" + text + "' is not a valid number");
+  return v;
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // --quick first, so explicit options given with it still win.
+  for (const auto& a : args)
+    if (a == "--quick") {
+      o.quick = true;
+      o.synthetic_bytes = 1 << 15;
+      o.steps = 40;
+      o.ft_steps = 20;
+      o.dim = 32;
+      o.layers = 2;
+      o.heads = 2;
+      o.seq = 32;
+      o.batch = 8;
+      o.eval_windows = 32;
+      o.log_every = 10;
+      o.threads = 1;
+    }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--quick") continue;
+    if (a == "--help" || a == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    }
+    if (i + 1 >= args.size()) throw std::invalid_argument("option " + a + " needs a value (or is unknown)");
+    const std::string& v = args[++i];
+    if (a == "--corpus") o.corpus = v;
+    else if (a == "--synthetic-bytes") o.synthetic_bytes = parse_number<std::int64_t>(a, v);
+    else if (a == "--steps") o.steps = parse_number<std::int64_t>(a, v);
+    else if (a == "--ft-steps") o.ft_steps = parse_number<std::int64_t>(a, v);
+    else if (a == "--dim") o.dim = parse_number<index>(a, v);
+    else if (a == "--layers") o.layers = parse_number<index>(a, v);
+    else if (a == "--heads") o.heads = parse_number<index>(a, v);
+    else if (a == "--seq") o.seq = parse_number<index>(a, v);
+    else if (a == "--batch") o.batch = parse_number<index>(a, v);
+    else if (a == "--lr") o.lr = parse_number<double>(a, v);
+    else if (a == "--ft-lr") o.ft_lr = parse_number<double>(a, v);
+    else if (a == "--clip") o.clip = parse_number<double>(a, v);
+    else if (a == "--kd-tau") o.kd_tau = parse_number<double>(a, v);
+    else if (a == "--eval-windows") o.eval_windows = parse_number<index>(a, v);
+    else if (a == "--seed") o.seed = parse_number<std::uint64_t>(a, v);
+    else if (a == "--threads") o.threads = parse_number<int>(a, v);
+    else if (a == "--log-every") o.log_every = parse_number<std::int64_t>(a, v);
+    else if (a == "--save-fp") o.save_fp = v;
+    else if (a == "--load-fp") o.load_fp = v;
+    else throw std::invalid_argument("unknown option " + a + " (see --help)");
+  }
+  auto positive = [](std::int64_t x, const char* name) {
+    if (x <= 0) throw std::invalid_argument(std::string("option ") + name + " must be positive");
+  };
+  positive(o.steps, "--steps");
+  positive(o.ft_steps, "--ft-steps");
+  positive(o.seq, "--seq");
+  positive(o.batch, "--batch");
+  positive(o.threads, "--threads");
+  positive(o.synthetic_bytes, "--synthetic-bytes");
+  if (o.eval_windows < 0) throw std::invalid_argument("option --eval-windows must be >= 0");
+  if (o.log_every < 0) throw std::invalid_argument("option --log-every must be >= 0");
+  return o;
+}
+
+tern::transformer_config model_config(const options& o) {
+  tern::transformer_config c;
+  c.vocab = 256;
+  c.dim = o.dim;
+  c.n_layers = o.layers;
+  c.n_heads = o.heads;
+  c.n_kv_heads = o.heads;
+  // SwiGLU width ~ 8/3 dim, rounded up to a multiple of 8.
+  c.ffn_hidden = ((8 * o.dim / 3) + 7) / 8 * 8;
+  c.max_seq = o.seq;
+  c.validate();
+  return c;
+}
+
+std::string model_tag(const tern::transformer_config& c) {
+  return "tern::transformer<float, fp_policy> vocab=" + std::to_string(c.vocab) + " dim=" + std::to_string(c.dim) +
+         " layers=" + std::to_string(c.n_layers) + " heads=" + std::to_string(c.n_heads) +
+         " kv_heads=" + std::to_string(c.n_kv_heads) + " ffn=" + std::to_string(c.ffn_hidden) +
+         " max_seq=" + std::to_string(c.max_seq);
+}
+
+struct result {
+  double val_loss = 0;  // nats per byte
+  std::int64_t steps = 0, tokens = 0;
+  double seconds = 0;
+  double bits() const { return val_loss / std::log(2.0); }
+};
+
+/// Mean cross-entropy (nats/byte) over the fixed validation windows, at lambda = 1.
+template <class Model>
+double evaluate(Model& m, const tern::byte_corpus& corpus, const std::vector<index>& starts, index seq) {
+  tern::cross_entropy<float> ce;
+  double total = 0;
+  std::int64_t count = 0;
+  const std::size_t chunk = 32;
+  for (std::size_t b = 0; b < starts.size(); b += chunk) {
+    const std::vector<index> part(starts.begin() + std::ptrdiff_t(b),
+                                  starts.begin() + std::ptrdiff_t(std::min(starts.size(), b + chunk)));
+    const tern::token_batch batch = corpus.validation_batch(part, seq);
+    const tern::matrix<float> logits = m.forward(batch.inputs, seq);
+    const double loss = ce.forward(logits, batch.targets);
+    total += loss * double(batch.inputs.size());
+    count += std::int64_t(batch.inputs.size());
+  }
+  return total / double(count);
+}
+
+/// Trains `m` for `steps` steps on random windows; `set_lambda(step)` runs before each step
+/// and returns the lambda to display; `teacher` (if any) makes the loss KD instead of CE.
+template <class Model, class SetLambda, class Teacher = tern::transformer<float, tern::fp_policy>>
+result train_model(Model& m, const std::string& label, const tern::byte_corpus& corpus, const options& o,
+                   std::int64_t steps, double peak_lr, std::uint64_t data_seed, SetLambda set_lambda,
+                   Teacher* teacher = nullptr) {
+  tern::adamw_config ac;
+  ac.lr = peak_lr;
+  ac.beta2 = 0.99;
+  ac.weight_decay = o.weight_decay;
+  tern::adamw<float> opt(ac);
+  const tern::lr_schedule lr(peak_lr, std::max<std::int64_t>(1, steps / 20), steps, peak_lr / 10);
+  tern::rng data_rng(data_seed);
+  tern::train_state state;
+  tern::cross_entropy<float> ce;
+  tern::kd_loss<float> kd(o.kd_tau);
+  auto step = [&](std::int64_t t) -> double {
+    set_lambda(t);
+    const tern::token_batch b = corpus.sample_train(o.batch, o.seq, data_rng);
+    const tern::matrix<float> logits = m.forward(b.inputs, o.seq);
+    if (teacher) {
+      const tern::matrix<float> target = teacher->forward(b.inputs, o.seq);
+      const double loss = kd.forward(logits, target);
+      m.backward(kd.backward());
+      return loss;
+    }
+    const double loss = ce.forward(logits, b.targets);
+    m.backward(ce.backward());
+    return loss;
+  };
+  tern::trainer_options to;
+  to.end_step = steps;
+  to.tokens_per_step = o.batch * o.seq;
+  to.clip = o.clip;
+  to.log_every = o.log_every;
+  to.label = label;
+  to.log = &std::cerr;
+  to.lambda_of = [&](std::int64_t) {
+    double s = 0;
+    for (index l = 0; l < m.n_layers(); ++l) s += m.lambda(l);
+    return s / double(m.n_layers());
+  };
+  const tern::train_report rep = tern::train(m, opt, lr, state, step, to);
+  if (rep.skipped > 0) std::cerr << "[" << label << "] " << rep.skipped << " steps skipped (non-finite loss or gradient)\n";
+  result r;
+  r.steps = state.step;
+  r.tokens = state.tokens;
+  r.seconds = rep.seconds;
+  return r;
+}
+
+std::string json_number(double x) {
+  if (!std::isfinite(x)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", x);
+  return buf;
+}
+
+int run(const options& o) {
+#ifdef _OPENMP
+  omp_set_num_threads(o.threads);
+#endif
+  Eigen::setNbThreads(o.threads);
+
+  // ---- data ----
+  std::optional<tern::markov_source> source;
+  std::optional<tern::byte_corpus> corpus_holder;
+  if (o.corpus.empty()) {
+    source.emplace();  // the default source: fixed table seed
+    corpus_holder.emplace(source->generate(std::size_t(o.synthetic_bytes), /*text seed=*/1),
+                          "built-in Markov source (order 2, 32 symbols)", 0.1, o.seq + 1);
+  } else {
+    corpus_holder.emplace(tern::byte_corpus::from_file(o.corpus, 0.1, o.seq + 1));
+  }
+  const tern::byte_corpus& corpus = *corpus_holder;
+  const auto starts = corpus.validation_starts(o.seq, o.eval_windows);
+  std::cerr << "corpus: " << corpus.name() << ", " << corpus.size() << " bytes (" << corpus.train_size()
+            << " train, " << corpus.validation_size() << " validation; " << starts.size() << " validation windows of "
+            << o.seq << ")\n";
+  if (source)
+    std::cerr << "  true entropy rate of the source: " << source->entropy_bits_per_byte() << " bits/byte = "
+              << source->entropy_nats_per_byte() << " nats/byte\n";
+
+  const tern::transformer_config cfg = model_config(o);
+  using fp_model = tern::transformer<float, tern::fp_policy>;
+  using qat_model = tern::transformer<float, tern::qat_policy>;
+  using norm_model = tern::transformer<float, tern::extra_norm_policy>;
+  const auto t_all = std::chrono::steady_clock::now();
+
+  // ---- (1) the FP model ----
+  fp_model fp(cfg, o.seed);
+  std::cerr << "model: dim " << cfg.dim << ", " << cfg.n_layers << " layers, " << cfg.n_heads << " heads, ffn "
+            << cfg.ffn_hidden << ", " << fp.parameter_count() << " parameters; " << o.batch << " x " << o.seq
+            << " tokens per step; " << o.threads << " thread(s)\n";
+  result r_fp;
+  if (!o.load_fp.empty()) {
+    tern::train_state st;
+    tern::load_checkpoint(o.load_fp, fp, model_tag(cfg), nullptr, &st);
+    r_fp.steps = st.step;
+    r_fp.tokens = st.tokens;
+    std::cerr << "loaded FP model from " << o.load_fp << " (" << st.step << " steps)\n";
+  } else {
+    r_fp = train_model(fp, "fp", corpus, o, o.steps, o.lr, o.seed * 1000003 + 1, [](std::int64_t) {});
+    if (!o.save_fp.empty()) {
+      tern::train_state st;
+      st.step = r_fp.steps;
+      st.tokens = r_fp.tokens;
+      tern::save_checkpoint(o.save_fp, fp, model_tag(cfg), nullptr, &st);
+    }
+  }
+  r_fp.val_loss = evaluate(fp, corpus, starts, o.seq);
+  std::cerr << "fp: validation " << r_fp.val_loss << " nats/byte\n";
+
+  // ---- (2) ternary variants, all fine-tuned on the same batches ----
+  const std::uint64_t ft_seed = o.seed * 1000003 + 2;
+  result r_ptq;
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    qat_model m(cfg, o.seed);
+    m.copy_parameters_from(fp);
+    m.set_lambda(1.0);
+    r_ptq.val_loss = evaluate(m, corpus, starts, o.seq);
+    r_ptq.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cerr << "ptq: validation " << r_ptq.val_loss << " nats/byte\n";
+  }
+  result r_abrupt;
+  {
+    qat_model m(cfg, o.seed);
+    m.copy_parameters_from(fp);
+    r_abrupt = train_model(m, "qat_abrupt", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
+    m.set_lambda(1.0);
+    r_abrupt.val_loss = evaluate(m, corpus, starts, o.seq);
+  }
+  result r_norm;
+  {
+    norm_model m(cfg, o.seed);
+    m.copy_parameters_from(fp);
+    r_norm = train_model(m, "qat_norm", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
+    m.set_lambda(1.0);
+    r_norm.val_loss = evaluate(m, corpus, starts, o.seq);
+  }
+  result r_paper;
+  {
+    // Layer l ramps lambda linearly from 0 to 1 over `ramp` steps, starting at l * delay;
+    // the last layer is fully ternary at half of the fine-tuning budget, and the rest of the
+    // budget trains the fully ternary model.
+    const std::int64_t half = std::max<std::int64_t>(2, o.ft_steps / 2);
+    const std::int64_t ramp = std::max<std::int64_t>(1, half / 2);
+    const std::int64_t delay = cfg.n_layers > 1 ? (half - ramp) / (cfg.n_layers - 1) : 0;
+    const tern::layer_wise<tern::linear_warmup> schedule(tern::linear_warmup(ramp), int(cfg.n_layers), 0, delay);
+    norm_model m(cfg, o.seed);
+    m.copy_parameters_from(fp);
+    r_paper = train_model(m, "paper", corpus, o, o.ft_steps, o.ft_lr, ft_seed,
+                          [&](std::int64_t t) { m.set_lambda(schedule, t); });
+    m.set_lambda(1.0);
+    r_paper.val_loss = evaluate(m, corpus, starts, o.seq);
+  }
+  result r_kd;
+  {
+    qat_model m(cfg, o.seed);
+    m.copy_parameters_from(fp);
+    r_kd = train_model(m, "kd", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); }, &fp);
+    m.set_lambda(1.0);
+    r_kd.val_loss = evaluate(m, corpus, starts, o.seq);
+  }
+  const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+
+  // ---- (3) report ----
+  struct row {
+    const char* key;
+    const char* what;
+    const result* r;
+  };
+  const std::vector<row> rows = {{"fp", "full precision (teacher)", &r_fp},
+                                 {"ptq", "(a) post-training quantization", &r_ptq},
+                                 {"qat_abrupt", "(b) QAT, lambda=1 from step 0", &r_abrupt},
+                                 {"qat_norm", "(c) (b) + extra RMSNorm", &r_norm},
+                                 {"paper", "(d) extra RMSNorm + layer-wise", &r_paper},
+                                 {"kd", "(e) distillation, no extra norm", &r_kd}};
+  const double gap = r_ptq.val_loss - r_fp.val_loss;
+  std::printf("\ntern_demo: %s, %lld bytes, seed %llu, model dim %lld x %lld layers\n", corpus.name().c_str(),
+              static_cast<long long>(corpus.size()), static_cast<unsigned long long>(o.seed),
+              static_cast<long long>(cfg.dim), static_cast<long long>(cfg.n_layers));
+  if (source) std::printf("source entropy (the limit): %.4f bits/byte\n", source->entropy_bits_per_byte());
+  std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
+              "steps", "tokens", "seconds");
+  for (const auto& rw : rows) {
+    const double rel = (rw.r->val_loss - r_fp.val_loss) / r_fp.val_loss * 100.0;
+    const double closed = gap > 0 ? (r_ptq.val_loss - rw.r->val_loss) / gap * 100.0 : NAN;
+    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %9.1f%% %6lld %9lld %8.1f\n", rw.key, rw.what, rw.r->val_loss,
+                rw.r->bits(), rel, closed, static_cast<long long>(rw.r->steps), static_cast<long long>(rw.r->tokens),
+                rw.r->seconds);
+  }
+  std::printf("total %.1f s\n", total_seconds);
+
+  std::string json = "{\"tern_demo\":{";
+  for (const auto& rw : rows) {
+    json += std::string("\"") + rw.key + "\":{\"val_loss\":" + json_number(rw.r->val_loss) +
+            ",\"bits_per_byte\":" + json_number(rw.r->bits()) + ",\"steps\":" + std::to_string(rw.r->steps) +
+            ",\"tokens\":" + std::to_string(rw.r->tokens) + ",\"seconds\":" + json_number(rw.r->seconds) + "},";
+  }
+  json += "\"corpus\":{\"name\":\"" + tern::detail::json_escape(corpus.name()) + "\",\"bytes\":" +
+          std::to_string(corpus.size()) + ",\"train_bytes\":" + std::to_string(corpus.train_size()) +
+          ",\"validation_bytes\":" + std::to_string(corpus.validation_size()) +
+          (source ? ",\"entropy_bits_per_byte\":" + json_number(source->entropy_bits_per_byte()) : std::string()) + "},";
+  json += "\"model\":{\"dim\":" + std::to_string(cfg.dim) + ",\"layers\":" + std::to_string(cfg.n_layers) +
+          ",\"heads\":" + std::to_string(cfg.n_heads) + ",\"seq\":" + std::to_string(o.seq) +
+          ",\"batch\":" + std::to_string(o.batch) + "},";
+  json += "\"seed\":" + std::to_string(o.seed) + ",\"threads\":" + std::to_string(o.threads) +
+          ",\"seconds\":" + json_number(total_seconds) + "}}";
+  std::printf("%s\n", json.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse(argc, argv));
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "tern_demo: " << e.what() << "\n" << usage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "tern_demo: " << e.what() << "\n";
+    return 1;
+  }
+}

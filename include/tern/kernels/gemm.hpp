@@ -47,7 +47,7 @@ struct tile_shape<avx512bw> {
 };
 template <>
 struct tile_shape<avx512vnni> {
-  static constexpr int gemv_rows = 4, gemm_rows = 4, gemm_cols = 4;
+  static constexpr int gemv_rows = 16, gemm_rows = 2, gemm_cols = 8;
 };
 template <>
 struct tile_shape<amx> : tile_shape<avx512vnni> {};

@@ -1,0 +1,188 @@
+// Ternary kernel benchmarks with their baselines in the same binary and run.
+//
+// Names: <op>/<format>/<path>/<shape>/threads:<T>
+//   op      gemv (N = 1, weights hot in cache), gemv_dram (N = 1, cycling through >= 1 GiB of
+//           distinct weight matrices so every call streams from DRAM), gemm (N > 1)
+//   format  tq2 (tern 2-bit), f32 (Eigen baseline), i8 (straightforward int8 x int8 baseline)
+//   path    xsimd, avx2, avx512bw, avx512vnni (only those this CPU runs), eigen, naive
+//   shape   MxK (GEMV) or MxKxN (GEMM)
+// Counters: gflops = 2 M N K / s (in 1e9), weight_gbps = weight bytes read / s (in 1e9).
+// Activations are quantized once outside the timed loop (kernel time only).
+// Threads: tern kernels and the i8 baseline use a tern::kernels::thread_pool of T threads; Eigen
+// uses OpenMP with T threads (Eigen's GEMV is single-threaded whatever T is).
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tern/kernels/gemm.hpp"
+
+namespace tk = tern::kernels;
+using tern::matrix;
+using Index = tern::index;
+
+namespace {
+
+constexpr Index M = 4096, K = 4096;
+
+matrix<std::int8_t> random_codes(Index m, Index k, int lo, int hi, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> d(lo, hi);
+  matrix<std::int8_t> c(m, k);
+  for (Index i = 0; i < c.size(); ++i) c.data()[i] = static_cast<std::int8_t>(d(rng));
+  return c;
+}
+
+const tk::packed_ternary& weights() {
+  static const tk::packed_ternary w(random_codes(M, K, -1, 1, 1), matrix<float>::Constant(1, 1, 0.02f), 0);
+  return w;
+}
+
+/// >= 1 GiB of distinct packed matrices (copies of one: the bytes are what is streamed).
+const std::vector<tk::packed_ternary>& dram_weights() {
+  static const std::vector<tk::packed_ternary> ws = [] {
+    const std::size_t count = ((std::size_t(1) << 30) + weights().bytes() - 1) / weights().bytes();
+    return std::vector<tk::packed_ternary>(count, weights());
+  }();
+  return ws;
+}
+
+const matrix<float>& act_f32(Index n) {
+  static std::vector<std::unique_ptr<matrix<float>>> cache;
+  for (auto& p : cache)
+    if (p->rows() == n) return *p;
+  std::mt19937 rng(static_cast<unsigned>(n));
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  auto x = std::make_unique<matrix<float>>(n, K);
+  for (Index i = 0; i < x->size(); ++i) x->data()[i] = d(rng);
+  cache.push_back(std::move(x));
+  return *cache.back();
+}
+
+tk::thread_pool& pool(int threads) {
+  static tk::thread_pool p1(1), p2(2);
+  return threads == 1 ? p1 : p2;
+}
+
+void set_counters(benchmark::State& st, double m, double k, double n, double weight_bytes) {
+  st.counters["gflops"] = benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["weight_gbps"] = benchmark::Counter(weight_bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---- tern kernels ----
+
+void bench_tern(benchmark::State& st, tk::path p, Index n, int threads) {
+  const tk::packed_ternary& w = weights();
+  const tk::quantized_activations x = tk::quantize_activations(act_f32(n), w.layout());
+  matrix<float> y(n, M);
+  for (auto _ : st) {
+    tk::gemm(w, x, y, p, pool(threads));
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(st, M, K, double(n), double(w.bytes()));
+}
+
+void bench_tern_dram(benchmark::State& st, tk::path p, int threads) {
+  const auto& ws = dram_weights();
+  const tk::quantized_activations x = tk::quantize_activations(act_f32(1), ws[0].layout());
+  matrix<float> y(1, M);
+  std::size_t i = 0;
+  for (auto _ : st) {
+    tk::gemm(ws[i], x, y, p, pool(threads));
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+    if (++i == ws.size()) i = 0;
+  }
+  set_counters(st, M, K, 1.0, double(ws[0].bytes()));
+}
+
+// ---- baselines ----
+
+void bench_eigen(benchmark::State& st, Index n, int threads) {
+  static const matrix<float> w = random_codes(M, K, -1, 1, 1).cast<float>() * 0.02f;
+  const matrix<float>& x = act_f32(n);
+  Eigen::setNbThreads(threads);
+  matrix<float> y(n, M);
+  for (auto _ : st) {
+    if (n == 1)
+      y.row(0).noalias() = (w * x.row(0).transpose()).transpose();
+    else
+      y.noalias() = x * w.transpose();
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(st, M, K, double(n), double(M * K * sizeof(float)));
+}
+
+/// y(n, i) = sum_j w(i, j) x(n, j), int8 x int8 -> int32, plain loops (what a compiler makes of
+/// the obvious code with -O3 -march=native), rows split over the pool.
+void bench_i8(benchmark::State& st, Index n, int threads) {
+  static const matrix<std::int8_t> w = random_codes(M, K, -1, 1, 1);
+  const matrix<std::int8_t> x = random_codes(n, K, -127, 127, 2);
+  std::vector<std::int32_t> y(static_cast<std::size_t>(n * M));
+  for (auto _ : st) {
+    pool(threads).parallel_for(threads, [&](Index part) {
+      for (Index i = M * part / threads; i < M * (part + 1) / threads; ++i) {
+        const std::int8_t* wr = w.data() + i * K;
+        for (Index t = 0; t < n; ++t) {
+          const std::int8_t* xr = x.data() + t * K;
+          std::int32_t acc = 0;
+          for (Index j = 0; j < K; ++j) acc += std::int32_t(wr[j]) * std::int32_t(xr[j]);
+          y[static_cast<std::size_t>(t * M + i)] = acc;
+        }
+      }
+    });
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(st, M, K, double(n), double(M * K));
+}
+
+std::string shape(Index n) {
+  return n == 1 ? std::to_string(M) + "x" + std::to_string(K)
+                : std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(n);
+}
+
+void register_all() {
+  const Index gemm_ns[] = {16, 64, 512};
+  for (int t : {1, 2}) {
+    const std::string th = "/threads:" + std::to_string(t);
+    for (tk::path p : {tk::path::generic, tk::path::avx2, tk::path::avx512bw, tk::path::avx512vnni}) {
+      if (!tk::cpu_supports(p)) continue;
+      const std::string pn(tk::path_name(p));
+      benchmark::RegisterBenchmark(("gemv/tq2/" + pn + "/" + shape(1) + th).c_str(),
+                                   [p, t](benchmark::State& s) { bench_tern(s, p, 1, t); })->UseRealTime();
+      benchmark::RegisterBenchmark(("gemv_dram/tq2/" + pn + "/" + shape(1) + th).c_str(),
+                                   [p, t](benchmark::State& s) { bench_tern_dram(s, p, t); })->UseRealTime();
+      for (Index n : gemm_ns)
+        benchmark::RegisterBenchmark(("gemm/tq2/" + pn + "/" + shape(n) + th).c_str(),
+                                     [p, t, n](benchmark::State& s) { bench_tern(s, p, n, t); })->UseRealTime();
+    }
+    benchmark::RegisterBenchmark(("gemv/f32/eigen/" + shape(1) + th).c_str(),
+                                 [t](benchmark::State& s) { bench_eigen(s, 1, t); })->UseRealTime();
+    benchmark::RegisterBenchmark(("gemv/i8/naive/" + shape(1) + th).c_str(),
+                                 [t](benchmark::State& s) { bench_i8(s, 1, t); })->UseRealTime();
+    for (Index n : gemm_ns) {
+      benchmark::RegisterBenchmark(("gemm/f32/eigen/" + shape(n) + th).c_str(),
+                                   [t, n](benchmark::State& s) { bench_eigen(s, n, t); })->UseRealTime();
+      benchmark::RegisterBenchmark(("gemm/i8/naive/" + shape(n) + th).c_str(),
+                                   [t, n](benchmark::State& s) { bench_i8(s, n, t); })->UseRealTime();
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -29,7 +29,7 @@
 #include "tern/core/matrix.hpp"
 #include "tern/core/parameter.hpp"
 #include "tern/core/shape_error.hpp"
-#include "tern/nn/detail/visit_prefixed.hpp"
+#include "tern/nn/visit_prefixed.hpp"
 #include "tern/nn/rotary.hpp"
 
 namespace tern {
@@ -76,10 +76,10 @@ class attention {
   // ---- parameters: "q.*", "k.*", "v.*", "o.*" ----
   template <class F>
   void for_each_parameter(F&& f) {
-    detail::visit_prefixed(q_, "q", f);
-    detail::visit_prefixed(k_, "k", f);
-    detail::visit_prefixed(v_, "v", f);
-    detail::visit_prefixed(o_, "o", f);
+    visit_prefixed(q_, "q", f);
+    visit_prefixed(k_, "k", f);
+    visit_prefixed(v_, "v", f);
+    visit_prefixed(o_, "o", f);
   }
 
   // ---- forward ----

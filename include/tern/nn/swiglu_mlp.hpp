@@ -15,7 +15,7 @@
 #include "tern/core/matrix.hpp"
 #include "tern/core/parameter.hpp"
 #include "tern/core/shape_error.hpp"
-#include "tern/nn/detail/visit_prefixed.hpp"
+#include "tern/nn/visit_prefixed.hpp"
 
 namespace tern {
 
@@ -44,9 +44,9 @@ class swiglu_mlp {
   // ---- parameters: "gate.*", "up.*", "down.*" ----
   template <class F>
   void for_each_parameter(F&& f) {
-    detail::visit_prefixed(gate_, "gate", f);
-    detail::visit_prefixed(up_, "up", f);
-    detail::visit_prefixed(down_, "down", f);
+    visit_prefixed(gate_, "gate", f);
+    visit_prefixed(up_, "up", f);
+    visit_prefixed(down_, "down", f);
   }
 
   // ---- forward ----

@@ -1,10 +1,11 @@
 #pragma once
-// How composite layers name their children's parameters: "<prefix>.<child name>", so a
-// model's parameters read "layers.3.attn.q.weight" (the Layer concept's naming rule).
+// How composite layers, built in or user-written, name their children's parameters:
+// "<prefix>.<child name>", so a model's parameters read "layers.3.attn.q.weight" (the Layer
+// concept's naming rule).
 #include <string>
 #include <string_view>
 
-namespace tern::detail {
+namespace tern {
 
 /// Calls child.for_each_parameter, forwarding each (name, parameter) to f as
 /// (prefix + "." + name, parameter).
@@ -18,4 +19,4 @@ void visit_prefixed(Child& child, std::string_view prefix, F& f) {
   });
 }
 
-}  // namespace tern::detail
+}  // namespace tern

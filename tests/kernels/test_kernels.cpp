@@ -3,11 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "tern/kernels/gemm.hpp"
+#include "tern/quant/absmax_int8.hpp"
+#include "tern/quant/absmean_ternary.hpp"
 
 namespace tern::kernels {
 namespace {
@@ -146,6 +149,30 @@ TEST_CASE("quantize_activations matches the absmax int8 formula and folds RMSNor
       CHECK(q.sum(n, 0) == sum0);
     }
   }
+}
+
+TEST_CASE("kernel operands agree with the training quantizers (absmax_int8, absmean_ternary)", "[kernels][act]") {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> d(0.0f, 1.5f);
+  const index k = 200, m = 9;
+  matrix<float> x(4, k), wf(m, k);
+  for (index i = 0; i < x.size(); ++i) x.data()[i] = d(rng);
+  for (index i = 0; i < wf.size(); ++i) wf.data()[i] = d(rng);
+  const quantized<float> wq = absmean_ternary<per_group<64>>::quantize(wf);
+  const packed_ternary w(wq);
+  const quantized<float> xq = absmax_int8<>::quantize(x);
+  const auto xa = quantize_activations(x, w.layout());
+  for (index n = 0; n < x.rows(); ++n) {
+    CHECK(xa.scale[n] == xq.scales(n, 0));
+    for (index j = 0; j < k; ++j) REQUIRE(xa.code(n, j) == xq.codes(n, j));
+  }
+  // y matches the dequantized float product x~ W~^T (computed by Eigen in double).
+  const matrix<double> ref = xq.dequantize().cast<double>() * wq.dequantize().cast<double>().transpose();
+  const matrix<float> y = gemm(w, xa);
+  for (index i = 0; i < y.size(); ++i) CHECK(y.data()[i] == Approx(ref.data()[i]).epsilon(1e-4).margin(1e-4));
+  matrix<float> bad = x;
+  bad(2, 5) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_AS(quantize_activations(bad, w.layout()), std::domain_error);
 }
 
 TEST_CASE("folded RMSNorm gives the output of normalizing first", "[kernels][act]") {

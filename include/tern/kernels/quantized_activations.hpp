@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
@@ -115,6 +117,9 @@ inline quantized_activations quantize_activations(const matrix<float>& x, const 
   quantized_activations q(l, x.rows());
   for (index n = 0; n < x.rows(); ++n) {
     const float* row = x.data() + n * l.k;
+    if (!x.row(n).allFinite())
+      throw std::domain_error("tern::kernels::quantize_activations: row " + std::to_string(n) +
+                              " of x holds a non-finite value");
     const float gamma = std::max(detail::max_abs(row, l.k), 1e-5f);
     std::int8_t* out = q.codes.data() + n * l.padded_k();
     for (index g = 0; g < l.groups; ++g) {

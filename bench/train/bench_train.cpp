@@ -1,0 +1,111 @@
+// Training speed of the byte-level transformer: one step = forward, cross-entropy, backward,
+// global-norm clipping and AdamW. Reported per policy as tokens/s and achieved GFLOP/s, and
+// at the end the ratio of the fake-quantized step to the FP step, both measured in this run
+// (target: <= 1.15).
+//
+// FLOP model (counted once, per token, forward; a training step is 3x forward):
+//   projections and head: 2 * (weights of q, k, v, o, gate, up, down per layer + head)
+//   attention scores and mixing: 2 * 2 * D * (S + 1) / 2 per layer (causal: average length)
+// Norms, softmax, RoPE, quantizers and the optimizer are not counted (they are the overhead
+// the ratio is meant to expose).
+//
+// Usage: bench_train [--benchmark_* flags]; TERN_BENCH_THREADS=n sets the thread count (default 1).
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "tern/data/rng.hpp"
+#include "tern/nn/cross_entropy.hpp"
+#include "tern/nn/projection_policy.hpp"
+#include "tern/nn/transformer.hpp"
+#include "tern/optim/adamw.hpp"
+#include "tern/optim/clip_grad_norm.hpp"
+
+namespace {
+
+tern::transformer_config bench_config() {
+  tern::transformer_config c;
+  c.dim = 128;
+  c.n_layers = 4;
+  c.n_heads = 4;
+  c.n_kv_heads = 4;
+  c.ffn_hidden = 344;
+  c.max_seq = 64;
+  return c;
+}
+constexpr tern::index batch = 16, seq = 64;
+
+double flops_per_step(const tern::transformer_config& c) {
+  const double d = double(c.dim), f = double(c.ffn_hidden), kv = d * double(c.n_kv_heads) / double(c.n_heads);
+  const double per_layer = 2 * (d * d + 2 * d * kv + d * d + 3 * d * f) + 2 * 2 * d * double(seq + 1) / 2;
+  const double fwd = double(c.n_layers) * per_layer + 2 * d * double(c.vocab);
+  return 3 * fwd * double(batch * seq);
+}
+
+std::map<std::string, double> seconds_per_step;  // filled by each benchmark
+
+template <class Policy>
+void bm_train_step(benchmark::State& state, const char* name) {
+  const auto cfg = bench_config();
+  tern::transformer<float, Policy> m(cfg, 1);
+  m.set_lambda(1.0);
+  tern::adamw<float> opt;
+  tern::cross_entropy<float> ce;
+  tern::rng r(3);
+  std::vector<tern::token> in(std::size_t(batch * seq)), tg(in.size());
+  for (auto& t : in) t = tern::token(r.below(256));
+  for (auto& t : tg) t = tern::token(r.below(256));
+  auto step = [&] {
+    m.zero_grad();
+    const tern::matrix<float> logits = m.forward(in, seq);
+    benchmark::DoNotOptimize(ce.forward(logits, tg));
+    m.backward(ce.backward());
+    tern::clip_grad_norm(m, 1.0);
+    opt.step(m, 1e-4);
+  };
+  step();  // warm-up: allocations, optimizer state
+  double total = 0;
+  std::int64_t n = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++n;
+  }
+  const double per = total / double(n);
+  seconds_per_step[name] = per;
+  state.counters["tokens/s"] = double(batch * seq) / per;
+  state.counters["GFLOP/s"] = flops_per_step(cfg) / per * 1e-9;
+}
+
+}  // namespace
+
+void bm_fp(benchmark::State& s) { bm_train_step<tern::fp_policy>(s, "fp"); }
+void bm_fake_quant(benchmark::State& s) { bm_train_step<tern::qat_policy>(s, "fake_quant"); }
+void bm_fake_quant_extra_norm(benchmark::State& s) { bm_train_step<tern::extra_norm_policy>(s, "fake_quant_extra_norm"); }
+BENCHMARK(bm_fp)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(bm_fake_quant)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(bm_fake_quant_extra_norm)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+int main(int argc, char** argv) {
+  const char* env = std::getenv("TERN_BENCH_THREADS");
+  const int threads = env ? std::atoi(env) : 1;
+  Eigen::setNbThreads(threads > 0 ? threads : 1);
+  std::printf("bench_train: dim 128, 4 layers, batch %lld x seq %lld, %d thread(s), %.3f GFLOP per step\n",
+              static_cast<long long>(batch), static_cast<long long>(seq), Eigen::nbThreads(),
+              flops_per_step(bench_config()) * 1e-9);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  const auto fp = seconds_per_step.find("fp");
+  if (fp != seconds_per_step.end())
+    for (const auto& [name, s] : seconds_per_step)
+      if (name != "fp")
+        std::printf("ratio %s / fp step time: %.3f (target <= 1.15)\n", name.c_str(), s / fp->second);
+  return 0;
+}

@@ -57,10 +57,10 @@ using tern::index;
 struct options {
   std::string corpus;                     // empty: the built-in Markov source
   std::int64_t synthetic_bytes = 1 << 20;  // size of the generated default corpus
-  std::int64_t steps = 1200;               // FP training steps
-  std::int64_t ft_steps = 400;             // fine-tuning steps of every ternary variant
+  std::int64_t steps = 1500;               // FP training steps
+  std::int64_t ft_steps = 300;             // fine-tuning steps of every ternary variant
   index dim = 96, layers = 4, heads = 4, seq = 64, batch = 16;
-  double lr = 3e-3, ft_lr = 1.5e-3, clip = 1.0, weight_decay = 0.01, kd_tau = 1.0;
+  double lr = 5e-3, ft_lr = 1.5e-3, clip = 1.0, weight_decay = 0.01, kd_tau = 1.0;
   std::uint64_t seed = 1;
   int threads = 2;
   index eval_windows = 256;
@@ -73,11 +73,11 @@ const char* usage =
     "usage: tern_demo [options]\n"
     "  --corpus FILE      text file to model byte by byte (default: built-in synthetic Markov source)\n"
     "  --synthetic-bytes N  size of the generated default corpus (default 1048576)\n"
-    "  --steps N          FP training steps (default 1200)\n"
-    "  --ft-steps N       fine-tuning steps of each ternary variant (default 400)\n"
+    "  --steps N          FP training steps (default 1500)\n"
+    "  --ft-steps N       fine-tuning steps of each ternary variant (default 300)\n"
     "  --dim D --layers L --heads H   model size (default 96, 4, 4)\n"
     "  --seq S --batch B  window length and windows per step (default 64, 16)\n"
-    "  --lr X --ft-lr X   peak learning rates, FP and fine-tuning (default 3e-3, 1.5e-3)\n"
+    "  --lr X --ft-lr X   peak learning rates, FP and fine-tuning (default 5e-3, 1.5e-3)\n"
     "  --clip X           global gradient-norm limit (default 1)\n"
     "  --kd-tau X         distillation temperature (default 1)\n"
     "  --eval-windows N   validation windows of S bytes (default 256; 0 = the whole split)\n"

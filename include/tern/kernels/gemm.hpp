@@ -61,48 +61,57 @@ concept kernel_arch = std::is_base_of_v<generic, Arch> || std::is_same_v<Arch, r
 
 namespace detail {
 
-template <class Arch, int R, int C, class Exec>
-void run_tiles(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
+/// Row tiles [t0, t1) of part `part` of `parts`: the heavy code, instantiated once per
+/// (Arch, R, C) whatever the executor type (keeps compile time down).
+template <class Arch, int R, int C>
+void run_part(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, index part,
+              index parts) {
   const index m = w.rows(), n = x.tokens;
   const k_layout& l = w.layout();
   const index row_tiles = (m + R - 1) / R;
-  const index parts = std::max<index>(1, std::min<index>(ex.concurrency(), row_tiles));
-  ex.parallel_for(parts, [&](index part) {
-    const index t0 = row_tiles * part / parts, t1 = row_tiles * (part + 1) / parts;
-    for (index cb = 0; cb < n; cb += col_block) {
-      const index cb_end = std::min(n, cb + col_block);
-      for (index t = t0; t < t1; ++t) {
-        const index i0 = t * R;
-        for (index n0 = cb; n0 < cb_end; n0 += C) {
-          float f[R * C] = {};
-          std::int32_t raw[R * C];
-          for (index g = 0; g < l.groups; ++g) {
-            const std::uint8_t* wp[R];
-            const std::int8_t* xp[C];
-            for (int r = 0; r < R; ++r) wp[r] = w.row(std::min(i0 + r, m - 1)) + g * (l.padded_group() / 4);
-            for (int c = 0; c < C; ++c) xp[c] = x.token(std::min(n0 + c, n - 1)) + g * l.padded_group();
-            dot_tile<R, C>(Arch{}, wp, xp, l.blocks_per_group, raw);
-            for (int r = 0; r < R && i0 + r < m; ++r)
-              for (int c = 0; c < C && n0 + c < n; ++c) {
-                const std::int32_t a = raw[r * C + c] - x.sum(n0 + c, g);
-                if (acc) (*acc)(n0 + c, i0 + r, g) = a;
-                f[r * C + c] += float(a) * w.scale(i0 + r, g);
-              }
-          }
-          if (y)
-            for (int r = 0; r < R && i0 + r < m; ++r)
-              for (int c = 0; c < C && n0 + c < n; ++c)
-                y[(n0 + c) * m + i0 + r] = f[r * C + c] * x.scale[static_cast<std::size_t>(n0 + c)];
+  const index t0 = row_tiles * part / parts, t1 = row_tiles * (part + 1) / parts;
+  for (index cb = 0; cb < n; cb += col_block) {
+    const index cb_end = std::min(n, cb + col_block);
+    for (index t = t0; t < t1; ++t) {
+      const index i0 = t * R;
+      for (index n0 = cb; n0 < cb_end; n0 += C) {
+        float f[R * C] = {};
+        std::int32_t raw[R * C];
+        for (index g = 0; g < l.groups; ++g) {
+          const std::uint8_t* wp[R];
+          const std::int8_t* xp[C];
+          for (int r = 0; r < R; ++r) wp[r] = w.row(std::min(i0 + r, m - 1)) + g * (l.padded_group() / 4);
+          for (int c = 0; c < C; ++c) xp[c] = x.token(std::min(n0 + c, n - 1)) + g * l.padded_group();
+          dot_tile<R, C>(Arch{}, wp, xp, l.blocks_per_group, raw);
+          for (int r = 0; r < R && i0 + r < m; ++r)
+            for (int c = 0; c < C && n0 + c < n; ++c) {
+              const std::int32_t a = raw[r * C + c] - x.sum(n0 + c, g);
+              if (acc) (*acc)(n0 + c, i0 + r, g) = a;
+              f[r * C + c] += float(a) * w.scale(i0 + r, g);
+            }
         }
+        if (y)
+          for (int r = 0; r < R && i0 + r < m; ++r)
+            for (int c = 0; c < C && n0 + c < n; ++c)
+              y[(n0 + c) * m + i0 + r] = f[r * C + c] * x.scale[static_cast<std::size_t>(n0 + c)];
       }
     }
-  });
+  }
+}
+
+template <class Arch, int R, int C, class Exec>
+void run_tiles(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
+  const index row_tiles = (w.rows() + R - 1) / R;
+  const index parts = std::max<index>(1, std::min<index>(ex.concurrency(), row_tiles));
+  ex.parallel_for(parts, [&](index part) { run_part<Arch, R, C>(w, x, y, acc, part, parts); });
 }
 
 template <class Arch, class Exec>
 void run(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
   check_operands("tern::kernels::gemm", w, x);
-  if constexpr (std::is_same_v<Arch, reference>) {
+  if constexpr (std::is_same_v<Arch, amx>) {
+    run<avx512vnni>(w, x, y, acc, ex);  // no AMX kernel yet (docs/kernels.md): the VNNI one
+  } else if constexpr (std::is_same_v<Arch, reference>) {
     accumulators a = gemm_acc_ref(w, x);
     if (y) {
       const matrix<float> r = apply_scales(a, w, x);

@@ -15,8 +15,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+// The presets: every variant of the method is its own type.
+using fp_model = tern::transformer<float, tern::fp_policy>;              // full precision
+using bitnet_model = tern::transformer<float, tern::qat_policy>;         // BitNet b1.58 QAT
+using paper_model = tern::transformer<float, tern::extra_norm_policy>;   // + extra RMSNorm
+using subln_model = tern::transformer<float, tern::subln_policy>;        // BitNet's SubLN
+using ternary_head_model =
+    tern::transformer<float, tern::with_head<tern::extra_norm_policy, tern::ternary_projection>>;
+static_assert(!std::is_same_v<paper_model, bitnet_model>);
 
 // 1. A projection: any WeightQ / ActQ quantizer and any input norm template.
 using my_projection = tern::projection<tern::absmean_ternary<tern::per_channel, tern::round_half_up>,
@@ -32,6 +43,7 @@ struct my_policy {
   template <class T> using norm = tern::learned_rms_norm<T>;        // block pre-norms
   template <class T> using final_norm = tern::learned_rms_norm<T>;  // before the head
 };
+static_assert(tern::ModelPolicy<my_policy>);
 
 // 3. A schedule is any type with lambda(step, layer) -> double in [0, 1].
 struct quadratic_layer_ramp {
@@ -127,20 +139,21 @@ int main(int argc, char** argv) {
   cfg.dim = 32; cfg.n_layers = 2; cfg.n_heads = 4; cfg.n_kv_heads = 2; cfg.ffn_hidden = 64; cfg.max_seq = 24;
 
   // Full-precision pre-training.
-  tern::transformer<float, tern::fp_policy> fp(cfg, /*seed=*/1);
+  fp_model fp(cfg, /*seed=*/1);
   std::mt19937_64 rng(2);
   std::vector<std::vector<float>> mom;
   float loss = 0;
   for (long s = 0; s < steps; ++s) loss = sgd_step(fp, mom, rng, 0.3f);
   std::printf("FP model, %ld parameters: loss %.3f nats/byte after %ld steps\n", long(fp.parameter_count()), loss, steps);
 
-  // Fine-tune to ternary: same config, the user policy, weights copied by name (norm gains 1).
-  tern::transformer<float, my_policy> tq(cfg, 1);
+  // Fine-tune to ternary: same config, the user policy, weights copied by name; the extra
+  // norms start with gain 1 (they change the function, so the loss first rises).
+  tern::transformer<float, my_policy> tq(cfg, /*seed=*/1);
   tq.copy_parameters_from(fp);
   const quadratic_layer_ramp schedule{double(steps) / 2, double(steps) / 4};
   mom.clear();
   for (long s = 0; s < steps; ++s) {
-    tq.set_lambda(schedule, s);
+    tq.set_lambda(schedule, s);  // block l: lambda = schedule.lambda(s, l)
     loss = sgd_step(tq, mom, rng, 0.3f);
     if (s % std::max(1L, steps / 5) == 0 || s == steps - 1)
       std::printf("  step %4ld  lambda %.2f %.2f  loss %.3f\n", s, tq.lambda(0), tq.lambda(1), loss);

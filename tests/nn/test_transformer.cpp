@@ -45,6 +45,21 @@ tern::transformer_config tiny_config() {
   return c;
 }
 
+struct lacks_mlp_out {  // a policy with a member missing
+  using attn_in = tern::fp_projection;
+  using attn_out = tern::fp_projection;
+  using mlp_in = tern::fp_projection;
+  using head = tern::fp_projection;
+  template <class T> using norm = tern::learned_rms_norm<T>;
+  template <class T> using final_norm = tern::learned_rms_norm<T>;
+};
+struct norm_not_a_layer : tern::fp_policy {  // norm<T> is not a Layer
+  template <class T> using norm = int;
+};
+static_assert(!tern::ModelPolicy<lacks_mlp_out>);
+static_assert(!tern::ModelPolicy<norm_not_a_layer>);
+static_assert(tern::ModelPolicy<tern::with_block_norm<tern::fp_policy, tern::plain_rms_norm>>);
+
 using subln_no_prenorm = tern::with_block_norm<tern::subln_policy, tern::no_norm>;
 using ternary_head_policy = tern::with_head<tern::extra_norm_policy, tern::ternary_projection>;
 }  // namespace

@@ -24,6 +24,7 @@
 //                       with_block_norm<subln_policy, no_norm>.
 //   with_head<P, H>     policy P with the head built from projection H, e.g. a ternary head
 //   with_block_norm<P, N>  policy P with the block pre-norms replaced by N<T>
+#include "tern/core/layer.hpp"
 #include "tern/nn/bit_linear.hpp"
 #include "tern/nn/no_norm.hpp"
 #include "tern/nn/rms_norm.hpp"
@@ -72,6 +73,23 @@ struct model_policy {
   using final_norm = FinalNorm<T>;
 };
 
+/// What a model policy must provide (checked where transformer_block and transformer are
+/// instantiated). What the compiler cannot check: norm<T> and final_norm<T> are constructible
+/// from the feature count, and every linear<T> from (in, out), as bit_linear is.
+template <class P>
+concept ModelPolicy = requires {
+  typename P::attn_in::template linear<float>;
+  typename P::attn_out::template linear<float>;
+  typename P::mlp_in::template linear<float>;
+  typename P::mlp_out::template linear<float>;
+  typename P::head::template linear<float>;
+  typename P::template norm<float>;
+  typename P::template final_norm<float>;
+} && Layer<typename P::attn_in::template linear<float>> && Layer<typename P::attn_out::template linear<float>> &&
+                      Layer<typename P::mlp_in::template linear<float>> && Layer<typename P::mlp_out::template linear<float>> &&
+                      Layer<typename P::head::template linear<float>> && Layer<typename P::template norm<float>> &&
+                      Layer<typename P::template final_norm<float>>;
+
 using fp_policy = model_policy<fp_projection>;
 using qat_policy = model_policy<ternary_projection>;
 using extra_norm_policy = model_policy<ternary_extra_norm_projection>;
@@ -90,5 +108,9 @@ struct with_block_norm : P {
   template <class T>
   using norm = Norm<T>;
 };
+
+static_assert(ModelPolicy<fp_policy> && ModelPolicy<qat_policy> && ModelPolicy<extra_norm_policy> &&
+              ModelPolicy<subln_policy> && ModelPolicy<with_head<extra_norm_policy, ternary_projection>> &&
+              ModelPolicy<with_block_norm<subln_policy, no_norm>>);
 
 }  // namespace tern

@@ -95,7 +95,7 @@ struct transformer_config {
 
 /// T: scalar type (float for use, double for gradient checks).
 /// Policy: a model policy (nn/projection_policy.hpp) choosing every projection and norm.
-template <class T, class Policy = fp_policy>
+template <class T, ModelPolicy Policy = fp_policy>
 class transformer {
  public:
   using scalar = T;
@@ -204,7 +204,7 @@ class transformer {
   /// by name. Parameters this model has and src lacks must be norm gains ("...gain"): they
   /// are set to 1. Throws std::invalid_argument naming the parameter if the configs differ,
   /// a shape differs, a non-gain parameter is missing, or a src parameter has no place here.
-  template <class OtherPolicy>
+  template <ModelPolicy OtherPolicy>
   void copy_parameters_from(transformer<T, OtherPolicy>& src) {
     const char* where = "transformer::copy_parameters_from";
     if (!(src.config() == cfg_))

@@ -14,13 +14,14 @@
 
 #include "tern/core/matrix.hpp"
 #include "tern/nn/attention.hpp"
+#include "tern/nn/projection_policy.hpp"
 #include "tern/nn/visit_prefixed.hpp"
 #include "tern/nn/swiglu_mlp.hpp"
 
 namespace tern {
 
 /// T: scalar type; Policy: a model policy (projection_policy.hpp).
-template <class T, class Policy>
+template <class T, ModelPolicy Policy>
 class transformer_block {
  public:
   using scalar = T;

@@ -52,9 +52,8 @@ struct tile_shape<avx512vnni> {
 template <>
 struct tile_shape<amx> : tile_shape<avx512vnni> {};
 
-/// Tokens per column block: their activations (col_block * K bytes) stay in L2 while every
-/// row tile streams past them.
-inline constexpr index col_block = 64;
+/// Bytes of packed weights per row block: a block stays in L2 while every token tile passes.
+inline constexpr index l2_weight_bytes = 512 * 1024;
 
 template <class Arch>
 concept kernel_arch = std::is_base_of_v<generic, Arch> || std::is_same_v<Arch, reference>;
@@ -70,11 +69,14 @@ void run_part(const packed_ternary& w, const quantized_activations& x, float* y,
   const k_layout& l = w.layout();
   const index row_tiles = (m + R - 1) / R;
   const index t0 = row_tiles * part / parts, t1 = row_tiles * (part + 1) / parts;
-  for (index cb = 0; cb < n; cb += col_block) {
-    const index cb_end = std::min(n, cb + col_block);
-    for (index t = t0; t < t1; ++t) {
-      const index i0 = t * R;
-      for (index n0 = cb; n0 < cb_end; n0 += C) {
+  // Row tiles in L2-sized blocks; inside a block, every C-token tile (whose activations stay in
+  // L1) meets every row tile of the block (whose weights stay in L2).
+  const index block_tiles = std::max<index>(1, l2_weight_bytes / (R * w.row_bytes()));
+  for (index tb = t0; tb < t1; tb += block_tiles) {
+    const index tb_end = std::min(t1, tb + block_tiles);
+    for (index n0 = 0; n0 < n; n0 += C) {
+      for (index t = tb; t < tb_end; ++t) {
+        const index i0 = t * R;
         float f[R * C] = {};
         std::int32_t raw[R * C];
         for (index g = 0; g < l.groups; ++g) {

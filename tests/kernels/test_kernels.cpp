@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tern/kernels/gemm.hpp"
+#include "tern/kernels/packed_ternary_base3.hpp"
 #include "tern/quant/absmax_int8.hpp"
 #include "tern/quant/absmean_ternary.hpp"
 
@@ -107,6 +108,40 @@ TEST_CASE("packed_ternary byte layout matches the documented one", "[kernels][pa
   CHECK(r[1] == 0x51);         // bits [3:2] = 00 (w = -1), others 01
   CHECK(r[64 + 2] == 0x56);    // bits [1:0] = 10 (w = +1)
   CHECK(r[127] == 0x55);       // padding stored as w = 0
+}
+
+TEST_CASE("base-3 bytes: the kernels' multiply decode equals exact division for all 243 values",
+          "[kernels][pack][tq1]") {
+  for (int v = 0; v < 243; ++v) {
+    const int c[5] = {v / 81, v / 27 % 3, v / 9 % 3, v / 3 % 3, v % 3};
+    const std::uint8_t q = packed_ternary_base3::encode(c);
+    unsigned m = q;
+    for (int t = 0; t < 5; ++t) {
+      CHECK(packed_ternary_base3::decode(q, t) == c[t]);
+      CHECK(int(m >= 86) + int(m >= 171) == c[t]);  // what the kernels compute
+      m = (m * 3) & 0xff;
+    }
+  }
+}
+
+TEST_CASE("packed_ternary_base3 round-trips losslessly at 1.6 bits per weight", "[kernels][pack][tq1]") {
+  std::mt19937 rng(11);
+  for (index m : {1, 4}) {
+    for (index k : {1, 63, 320, 321, 1000}) {
+      for (index group : {index(0), index(100), index(320)}) {
+        const auto codes = random_ternary(m, k, rng);
+        const index groups = group <= 0 || group >= k ? 1 : (k + group - 1) / group;
+        const packed_ternary_base3 p(codes, random_scales(m, groups, rng), group);
+        CHECK(p.unpack().codes == codes);
+        CHECK(p.row_bytes() == groups * ((std::min(group <= 0 ? k : group, k) + 319) / 320) * 64);
+      }
+    }
+  }
+  const packed_ternary_base3 big(matrix<std::int8_t>::Zero(2, 3200), matrix<float>::Ones(1, 1), 0);
+  CHECK(double(big.bytes()) * 8.0 / (2 * 3200) == Approx(1.6));
+  matrix<std::int8_t> bad = matrix<std::int8_t>::Zero(1, 5);
+  bad(0, 4) = -2;
+  CHECK_THROWS_AS(packed_ternary_base3(bad, matrix<float>::Ones(1, 1), 0), std::invalid_argument);
 }
 
 TEST_CASE("packed_ternary rejects bad input with clear errors", "[kernels][pack]") {
@@ -214,6 +249,27 @@ TEST_CASE("reference accumulators equal a plain int64 product", "[kernels][ref]"
   }
 }
 
+template <class W>
+void check_paths(const W& w, const quantized<float>& tokens, index m, index k, index n, index g, thread_pool& pool,
+                 bool warn) {
+  struct shape { index m, k, n, g; } s{m, k, n, g};
+  {
+    const auto x = make_activations(tokens, w.layout());
+    const accumulators ref = gemm_acc_ref(w, x);
+    const matrix<float> yref = gemm_ref(w, x);
+    for_each_path([&](path p) {
+      INFO("format " << W::format << " path " << path_name(p) << " M=" << s.m << " K=" << s.k << " N=" << s.n << " group=" << s.g);
+      CHECK(same_acc(gemm_acc(w, x, p), ref));
+      CHECK(same_acc(gemm_acc(w, x, p, pool), ref));
+      const matrix<float> y = gemm(w, x, p, pool);
+      REQUIRE(y.rows() == s.n);
+      REQUIRE(y.cols() == s.m);
+      for (index i = 0; i < y.size(); ++i)
+        REQUIRE(y.data()[i] == Approx(yref.data()[i]).epsilon(1e-5).margin(1e-3));
+    }, warn);
+  }
+}
+
 TEST_CASE("every path matches the reference bit for bit on random shapes", "[kernels][paths]") {
   std::mt19937 rng(5);
   const index ms[] = {1, 2, 3, 5, 13, 37};
@@ -230,20 +286,11 @@ TEST_CASE("every path matches the reference bit for bit on random shapes", "[ker
   bool first = true;
   for (const shape& s : shapes) {
     const index groups = s.g == 0 || s.g >= s.k ? 1 : (s.k + s.g - 1) / s.g;
-    const packed_ternary w(random_ternary(s.m, s.k, rng), random_scales(rng() % 2 ? 1 : s.m, groups, rng), s.g);
-    const auto x = make_activations(int8_tokens(random_int8(s.n, s.k, rng), rng), w.layout());
-    const accumulators ref = gemm_acc_ref(w, x);
-    const matrix<float> yref = gemm_ref(w, x);
-    for_each_path([&](path p) {
-      INFO("path " << path_name(p) << " M=" << s.m << " K=" << s.k << " N=" << s.n << " group=" << s.g);
-      CHECK(same_acc(gemm_acc(w, x, p), ref));
-      CHECK(same_acc(gemm_acc(w, x, p, pool), ref));
-      const matrix<float> y = gemm(w, x, p, pool);
-      REQUIRE(y.rows() == s.n);
-      REQUIRE(y.cols() == s.m);
-      for (index i = 0; i < y.size(); ++i)
-        REQUIRE(y.data()[i] == Approx(yref.data()[i]).epsilon(1e-5).margin(1e-3));
-    }, first);
+    const auto codes = random_ternary(s.m, s.k, rng);
+    const auto scales = random_scales(rng() % 2 ? 1 : s.m, groups, rng);
+    const auto tokens = int8_tokens(random_int8(s.n, s.k, rng), rng);
+    check_paths(packed_ternary(codes, scales, s.g), tokens, s.m, s.k, s.n, s.g, pool, first);
+    check_paths(packed_ternary_base3(codes, scales, s.g), tokens, s.m, s.k, s.n, s.g, pool, false);
     first = false;
   }
 }
@@ -273,6 +320,15 @@ TEST_CASE("extremes: all +1 / -1 weights with +127 / -128 activations at K = 655
     CHECK(b(0, 0, 0) == -128 * 65536);
     CHECK(b(0, 1, 0) == 128 * 65536);
   });
+  const packed_ternary_base3 w3(wc, matrix<float>::Ones(1, 1), 0);
+  const auto x3 = make_activations(int8_tokens(xc, rng), w3.layout());
+  for_each_path([&](path p) {
+    INFO("tq1 path " << path_name(p));
+    const accumulators a = gemm_acc(w3, x3, p);
+    CHECK(a(0, 0, 0) == 127 * 65536);
+    CHECK(a(1, 1, 0) == 128 * 65536);
+    CHECK(a(1, 2, 0) == -128 * 65536);
+  }, false);
 }
 
 TEST_CASE("run-time dispatch refuses paths the CPU lacks and picks a supported one", "[kernels][dispatch]") {

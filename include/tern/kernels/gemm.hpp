@@ -27,9 +27,11 @@
 #include "tern/kernels/arch.hpp"
 #include "tern/kernels/avx2_kernel.hpp"
 #include "tern/kernels/avx512_kernel.hpp"
+#include "tern/kernels/base3_kernel.hpp"
 #include "tern/kernels/executor.hpp"
 #include "tern/kernels/generic_kernel.hpp"
 #include "tern/kernels/packed_ternary.hpp"
+#include "tern/kernels/packed_ternary_base3.hpp"
 #include "tern/kernels/quantized_activations.hpp"
 #include "tern/kernels/reference.hpp"
 
@@ -52,6 +54,15 @@ struct tile_shape<avx512vnni> {
 template <>
 struct tile_shape<amx> : tile_shape<avx512vnni> {};
 
+/// Tile shapes per (path, format): the base-3 decode needs more registers per row, so its
+/// GEMV tile has fewer rows.
+template <class Arch, class W>
+struct format_tile_shape : tile_shape<Arch> {};
+template <class Arch>
+struct format_tile_shape<Arch, packed_ternary_base3> : tile_shape<Arch> {
+  static constexpr int gemv_rows = 4;
+};
+
 /// Bytes of packed weights per row block: a block stays in L2 while every token tile passes.
 inline constexpr index l2_weight_bytes = 512 * 1024;
 
@@ -62,8 +73,17 @@ namespace detail {
 
 /// Row tiles [t0, t1) of part `part` of `parts`: the heavy code, instantiated once per
 /// (Arch, R, C) whatever the executor type (keeps compile time down).
-template <class Arch, int R, int C>
-void run_part(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, index part,
+/// The micro-kernel of format W on path Arch.
+template <class W, int R, int C, class Arch>
+void format_tile(Arch a, const std::uint8_t* const* w, const std::int8_t* const* x, index nblocks, std::int32_t* out) {
+  if constexpr (std::is_same_v<W, packed_ternary_base3>)
+    dot_tile_b3<R, C>(a, w, x, nblocks, out);
+  else
+    dot_tile<R, C>(a, w, x, nblocks, out);
+}
+
+template <class Arch, int R, int C, class W>
+void run_part(const W& w, const quantized_activations& x, float* y, accumulators* acc, index part,
               index parts) {
   const index m = w.rows(), n = x.tokens;
   const k_layout& l = w.layout();
@@ -82,9 +102,9 @@ void run_part(const packed_ternary& w, const quantized_activations& x, float* y,
         for (index g = 0; g < l.groups; ++g) {
           const std::uint8_t* wp[R];
           const std::int8_t* xp[C];
-          for (int r = 0; r < R; ++r) wp[r] = w.row(std::min(i0 + r, m - 1)) + g * (l.padded_group() / 4);
+          for (int r = 0; r < R; ++r) wp[r] = w.row(std::min(i0 + r, m - 1)) + g * (l.blocks_per_group * 64);
           for (int c = 0; c < C; ++c) xp[c] = x.token(std::min(n0 + c, n - 1)) + g * l.padded_group();
-          dot_tile<R, C>(Arch{}, wp, xp, l.blocks_per_group, raw);
+          format_tile<W, R, C>(Arch{}, wp, xp, l.blocks_per_group, raw);
           for (int r = 0; r < R && i0 + r < m; ++r)
             for (int c = 0; c < C && n0 + c < n; ++c) {
               const std::int32_t a = raw[r * C + c] - x.sum(n0 + c, g);
@@ -101,15 +121,15 @@ void run_part(const packed_ternary& w, const quantized_activations& x, float* y,
   }
 }
 
-template <class Arch, int R, int C, class Exec>
-void run_tiles(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
+template <class Arch, int R, int C, class W, class Exec>
+void run_tiles(const W& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
   const index row_tiles = (w.rows() + R - 1) / R;
   const index parts = std::max<index>(1, std::min<index>(ex.concurrency(), row_tiles));
   ex.parallel_for(parts, [&](index part) { run_part<Arch, R, C>(w, x, y, acc, part, parts); });
 }
 
-template <class Arch, class Exec>
-void run(const packed_ternary& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
+template <class Arch, class W, class Exec>
+void run(const W& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
   check_operands("tern::kernels::gemm", w, x);
   if constexpr (std::is_same_v<Arch, amx>) {
     run<avx512vnni>(w, x, y, acc, ex);  // no AMX kernel yet (docs/kernels.md): the VNNI one
@@ -121,55 +141,55 @@ void run(const packed_ternary& w, const quantized_activations& x, float* y, accu
     }
     if (acc) *acc = std::move(a);
   } else if (x.tokens == 1) {
-    run_tiles<Arch, tile_shape<Arch>::gemv_rows, 1>(w, x, y, acc, ex);
+    run_tiles<Arch, format_tile_shape<Arch, W>::gemv_rows, 1>(w, x, y, acc, ex);
   } else {
-    run_tiles<Arch, tile_shape<Arch>::gemm_rows, tile_shape<Arch>::gemm_cols>(w, x, y, acc, ex);
+    run_tiles<Arch, format_tile_shape<Arch, W>::gemm_rows, format_tile_shape<Arch, W>::gemm_cols>(w, x, y, acc, ex);
   }
 }
 
 }  // namespace detail
 
 /// y (tokens x rows) = dequantized x W^T on path Arch, into a preallocated y.
-template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
-void gemm(const packed_ternary& w, const quantized_activations& x, matrix<float>& y, Arch = {}, Exec&& ex = {}) {
+template <packed_weights W, kernel_arch Arch = best_arch, executor Exec = sequential_executor>
+void gemm(const W& w, const quantized_activations& x, matrix<float>& y, Arch = {}, Exec&& ex = {}) {
   tern::detail::check_shape("tern::kernels::gemm", "y", y, x.tokens, w.rows());
   detail::run<Arch>(w, x, y.data(), nullptr, ex);
 }
 
 /// y (tokens x rows) = dequantized x W^T on path Arch.
-template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
-matrix<float> gemm(const packed_ternary& w, const quantized_activations& x, Arch a = {}, Exec&& ex = {}) {
+template <packed_weights W, kernel_arch Arch = best_arch, executor Exec = sequential_executor>
+matrix<float> gemm(const W& w, const quantized_activations& x, Arch a = {}, Exec&& ex = {}) {
   matrix<float> y(x.tokens, w.rows());
   gemm(w, x, y, a, ex);
   return y;
 }
 
 /// The int32 accumulators acc(n, i, g) on path Arch (what the tests compare bit for bit).
-template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
-accumulators gemm_acc(const packed_ternary& w, const quantized_activations& x, Arch = {}, Exec&& ex = {}) {
+template <packed_weights W, kernel_arch Arch = best_arch, executor Exec = sequential_executor>
+accumulators gemm_acc(const W& w, const quantized_activations& x, Arch = {}, Exec&& ex = {}) {
   accumulators acc(x.tokens, w.rows(), w.layout().groups);
   detail::run<Arch>(w, x, nullptr, &acc, ex);
   return acc;
 }
 
 /// Run-time dispatch: path p, which must be one this CPU runs (else std::invalid_argument).
-template <executor Exec = sequential_executor>
-void gemm(const packed_ternary& w, const quantized_activations& x, matrix<float>& y, path p, Exec&& ex = {}) {
+template <packed_weights W, executor Exec = sequential_executor>
+void gemm(const W& w, const quantized_activations& x, matrix<float>& y, path p, Exec&& ex = {}) {
   if (!cpu_supports(p))
     throw std::invalid_argument("tern::kernels::gemm: path " + std::string(path_name(p)) +
                                 " is not supported by this CPU/OS");
   run_path(p, [&](auto arch) { gemm(w, x, y, arch, ex); });
 }
 
-template <executor Exec = sequential_executor>
-matrix<float> gemm(const packed_ternary& w, const quantized_activations& x, path p, Exec&& ex = {}) {
+template <packed_weights W, executor Exec = sequential_executor>
+matrix<float> gemm(const W& w, const quantized_activations& x, path p, Exec&& ex = {}) {
   matrix<float> y(x.tokens, w.rows());
   gemm(w, x, y, p, ex);
   return y;
 }
 
-template <executor Exec = sequential_executor>
-accumulators gemm_acc(const packed_ternary& w, const quantized_activations& x, path p, Exec&& ex = {}) {
+template <packed_weights W, executor Exec = sequential_executor>
+accumulators gemm_acc(const W& w, const quantized_activations& x, path p, Exec&& ex = {}) {
   if (!cpu_supports(p))
     throw std::invalid_argument("tern::kernels::gemm_acc: path " + std::string(path_name(p)) +
                                 " is not supported by this CPU/OS");

@@ -23,6 +23,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "tern/core/matrix.hpp"
 #include "tern/core/shape_error.hpp"
@@ -71,18 +72,20 @@ class aligned_buffer {
 
 }  // namespace detail
 
-/// How K is split into scale groups and padded into 256-weight blocks (see the file comment).
+/// How K is split into scale groups and padded into blocks (see the file comment). A block is
+/// 64 packed bytes: 256 weights in packed_ternary (tq2), 320 in packed_ternary_base3 (tq1).
 struct k_layout {
-  static constexpr index block = 256;  ///< weights per block (64 packed bytes)
-  index k = 0;                         ///< logical columns
-  index group = 0;                     ///< columns per group (k for one group per row)
-  index groups = 0;                    ///< ceil(k / group)
-  index blocks_per_group = 0;          ///< ceil(group / 256)
+  index block = 256;          ///< weights per block (64 packed bytes)
+  index k = 0;                ///< logical columns
+  index group = 0;            ///< columns per group (k for one group per row)
+  index groups = 0;           ///< ceil(k / group)
+  index blocks_per_group = 0; ///< ceil(group / block)
 
   /// group <= 0 or group >= k means one group spanning the whole row.
-  static k_layout make(index k, index group) {
+  static k_layout make(index k, index group, index block = 256) {
     if (k <= 0) throw std::invalid_argument("tern::kernels::k_layout: k must be positive");
     k_layout l;
+    l.block = block;
     l.k = k;
     l.group = (group <= 0 || group >= k) ? k : group;
     l.groups = (k + l.group - 1) / l.group;
@@ -91,6 +94,8 @@ struct k_layout {
   }
   index padded_group() const { return blocks_per_group * block; }
   index padded_k() const { return groups * padded_group(); }
+  /// Packed bytes per row (64 per block).
+  index row_bytes() const { return groups * blocks_per_group * 64; }
   /// Position of logical column j in the padded row.
   index position(index j) const { return (j / group) * padded_group() + j % group; }
   friend bool operator==(const k_layout&, const k_layout&) = default;
@@ -99,6 +104,9 @@ struct k_layout {
 /// Ternary weights, M x K, 2 bits each (see the file comment for the byte layout).
 class packed_ternary {
  public:
+  static constexpr std::string_view format = "tq2";
+  static constexpr index block_weights = 256;
+
   packed_ternary() = default;
 
   /// Packs `codes` (M x K, values in {-1, 0, 1}) with dequantization scales `scales`
@@ -114,7 +122,7 @@ class packed_ternary {
     if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
     tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
     scales_ = scales;
-    row_bytes_ = layout_.padded_k() / 4;
+    row_bytes_ = layout_.row_bytes();
     data_ = detail::aligned_buffer<std::uint8_t>(static_cast<std::size_t>(rows_ * row_bytes_));
     std::memset(data_.data(), 0x55, data_.size());  // every code 1: w = 0 in the padding
     for (index i = 0; i < rows_; ++i) {

@@ -8,12 +8,16 @@
 //   acc(n, i, g) = sum_{j in group g} w(i, j) * xq(n, j)                       (int32, exact)
 //   y(n, i)      = (sum_g float(acc(n, i, g)) * beta(i, g)) * s_n                (float)
 // y is tokens x out (y = x W^T). |acc| <= 128 K, so int32 is exact for any K < 2^24.
+#include <concepts>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "tern/core/matrix.hpp"
 #include "tern/core/shape_error.hpp"
 #include "tern/kernels/packed_ternary.hpp"
+#include "tern/kernels/packed_ternary_base3.hpp"
 #include "tern/kernels/quantized_activations.hpp"
 
 namespace tern::kernels {
@@ -32,8 +36,22 @@ struct accumulators {
   }
 };
 
+/// A packed ternary weight format the kernels read (packed_ternary, packed_ternary_base3):
+/// code(i, j) decodes one weight (the specification's view), row(i) / layout() / scale(i, g)
+/// are what the kernels stream. The byte layout inside a 64-byte block is the format's own.
+template <class W>
+concept packed_weights = requires(const W& w, index i) {
+  { W::format } -> std::convertible_to<std::string_view>;
+  { w.code(i, i) } -> std::convertible_to<int>;
+  { w.row(i) } -> std::convertible_to<const std::uint8_t*>;
+  { w.layout() } -> std::convertible_to<k_layout>;
+  { w.scale(i, i) } -> std::convertible_to<float>;
+  { w.rows() } -> std::convertible_to<index>;
+};
+
 namespace detail {
-inline void check_operands(std::string_view where, const packed_ternary& w, const quantized_activations& x) {
+template <packed_weights W>
+void check_operands(std::string_view where, const W& w, const quantized_activations& x) {
   if (!(w.layout() == x.layout))
     throw shape_error(std::string(where) + ": activations are " + tern::detail::shape_str(x.tokens, x.layout.k) +
                       " with group " + std::to_string(x.layout.group) + ", weights are " +
@@ -43,7 +61,8 @@ inline void check_operands(std::string_view where, const packed_ternary& w, cons
 }  // namespace detail
 
 /// acc(n, i, g), the specification.
-inline accumulators gemm_acc_ref(const packed_ternary& w, const quantized_activations& x) {
+template <packed_weights W>
+accumulators gemm_acc_ref(const W& w, const quantized_activations& x) {
   detail::check_operands("tern::kernels::gemm_acc_ref", w, x);
   const k_layout& l = w.layout();
   accumulators acc(x.tokens, w.rows(), l.groups);
@@ -54,7 +73,8 @@ inline accumulators gemm_acc_ref(const packed_ternary& w, const quantized_activa
 }
 
 /// y = dequantized product from accumulators (the epilogue every path shares).
-inline matrix<float> apply_scales(const accumulators& acc, const packed_ternary& w, const quantized_activations& x) {
+template <packed_weights W>
+matrix<float> apply_scales(const accumulators& acc, const W& w, const quantized_activations& x) {
   matrix<float> y(acc.tokens, acc.rows);
   for (index n = 0; n < acc.tokens; ++n)
     for (index i = 0; i < acc.rows; ++i) {
@@ -66,7 +86,8 @@ inline matrix<float> apply_scales(const accumulators& acc, const packed_ternary&
 }
 
 /// y(n, i), the specification.
-inline matrix<float> gemm_ref(const packed_ternary& w, const quantized_activations& x) {
+template <packed_weights W>
+matrix<float> gemm_ref(const W& w, const quantized_activations& x) {
   return apply_scales(gemm_acc_ref(w, x), w, x);
 }
 

@@ -1,0 +1,121 @@
+#pragma once
+// The sub-2-bit packed ternary format ("tq1"): 5 weights per byte in base 3, 1.6 bits/weight.
+//
+// Same K layout as packed_ternary (k_layout: groups padded to whole blocks), with blocks of
+// 320 weights = 64 bytes:
+//   byte j (0..63) holds the weights at block positions j + 64 t, t = 0..4 (the "trit" t), as
+//   codes c_t = w + 1 in {0, 1, 2}; v = sum_t c_t 3^(4 - t) (t = 0 is the most significant), and
+//   the byte stores q = ceil(v * 256 / 243) (0..255), TQ1_0's scaling.
+//   Decoding, specification (code()): v = floor(q * 243 / 256), c_t = floor(v / 3^(4-t)) mod 3.
+//   Decoding, kernels: m_0 = q, m_{t+1} = 3 m_t mod 256 (two byte adds), c_t = floor(3 m_t / 256)
+//   = [m_t >= 86] + [m_t >= 171]: q / 256 is v / 243 rounded up by less than 1/243, so the
+//   "ternary point" shifts one trit per multiplication by 3 and the top trit is read off.
+//   (Both decodings agree for every byte value: tested exhaustively.)
+//   As in tq2, the 64 codes of trit t over 64 consecutive bytes line up with 64 consecutive
+//   activations (positions 64 t .. 64 t + 63 of the block).
+// Scales: as packed_ternary.
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tern/core/matrix.hpp"
+#include "tern/core/shape_error.hpp"
+#include "tern/kernels/packed_ternary.hpp"
+#include "tern/quant/quantized.hpp"
+
+namespace tern::kernels {
+inline namespace TERN_KERNELS_ABI {
+
+/// Ternary weights, M x K, 1.6 bits each (see the file comment for the byte layout).
+class packed_ternary_base3 {
+ public:
+  static constexpr std::string_view format = "tq1";
+  static constexpr index block_weights = 320;
+
+  /// The stored byte for five codes c[0..4] in {0, 1, 2} (c[0] most significant).
+  static constexpr std::uint8_t encode(const int* c) {
+    const int v = (((c[0] * 3 + c[1]) * 3 + c[2]) * 3 + c[3]) * 3 + c[4];
+    return static_cast<std::uint8_t>((v * 256 + 242) / 243);
+  }
+  /// Code c_t in {0, 1, 2} of byte q, by exact integer arithmetic (the specification).
+  static constexpr int decode(std::uint8_t q, int t) {
+    int v = (int(q) * 243) >> 8;
+    for (int i = t; i < 4; ++i) v /= 3;
+    return v % 3;
+  }
+
+  packed_ternary_base3() = default;
+
+  /// Packs `codes` (M x K in {-1, 0, 1}) with `scales` (1 x groups or M x groups).
+  packed_ternary_base3(const matrix<std::int8_t>& codes, const matrix<float>& scales, index group)
+      : rows_(codes.rows()) {
+    constexpr std::string_view where = "tern::kernels::packed_ternary_base3";
+    if (codes.rows() <= 0 || codes.cols() <= 0)
+      throw shape_error(std::string(where) + ": codes is " +
+                        tern::detail::shape_str(codes.rows(), codes.cols()) + ", expected at least 1x1");
+    layout_ = k_layout::make(codes.cols(), group, block_weights);
+    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
+    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
+    scales_ = scales;
+    row_bytes_ = layout_.row_bytes();
+    data_ = detail::aligned_buffer<std::uint8_t>(static_cast<std::size_t>(rows_ * row_bytes_));
+    for (index i = 0; i < rows_; ++i) {
+      std::vector<std::int8_t> padded(static_cast<std::size_t>(layout_.padded_k()), 0);
+      for (index j = 0; j < layout_.k; ++j) {
+        const int w = codes(i, j);
+        if (w < -1 || w > 1)
+          throw std::invalid_argument(std::string(where) + ": codes(" + std::to_string(i) + ", " +
+                                      std::to_string(j) + ") = " + std::to_string(w) + " is not ternary");
+        padded[static_cast<std::size_t>(layout_.position(j))] = static_cast<std::int8_t>(w);
+      }
+      std::uint8_t* r = data_.data() + i * row_bytes_;
+      for (index b = 0; b < layout_.padded_k() / block_weights; ++b)
+        for (int j = 0; j < 64; ++j) {
+          int c[5];
+          for (int t = 0; t < 5; ++t) c[t] = padded[static_cast<std::size_t>(b * block_weights + 64 * t + j)] + 1;
+          r[b * 64 + j] = encode(c);
+        }
+    }
+  }
+
+  explicit packed_ternary_base3(const quantized<float>& q) : packed_ternary_base3(q.codes, q.scales, q.group) {}
+
+  quantized<float> unpack() const {
+    quantized<float> q;
+    q.codes.resize(rows_, layout_.k);
+    for (index i = 0; i < rows_; ++i)
+      for (index j = 0; j < layout_.k; ++j) q.codes(i, j) = code(i, j);
+    q.scales = scales_;
+    q.group = layout_.group;
+    return q;
+  }
+
+  /// The ternary weight w(i, j), decoded by the specification's integer arithmetic.
+  std::int8_t code(index i, index j) const {
+    const index p = layout_.position(j);
+    const std::uint8_t q = data_[static_cast<std::size_t>(i * row_bytes_ + p / block_weights * 64 + p % 64)];
+    return static_cast<std::int8_t>(decode(q, static_cast<int>(p % block_weights / 64)) - 1);
+  }
+
+  index rows() const { return rows_; }
+  index cols() const { return layout_.k; }
+  const k_layout& layout() const { return layout_; }
+  const matrix<float>& scales() const { return scales_; }
+  float scale(index i, index g) const { return scales_(scales_.rows() == 1 ? 0 : i, g); }
+  index row_bytes() const { return row_bytes_; }
+  const std::uint8_t* row(index i) const { return data_.data() + i * row_bytes_; }
+  std::size_t bytes() const { return data_.size(); }
+
+ private:
+  index rows_ = 0;
+  k_layout layout_;
+  index row_bytes_ = 0;
+  matrix<float> scales_;
+  detail::aligned_buffer<std::uint8_t> data_;
+};
+
+}  // namespace TERN_KERNELS_ABI
+}  // namespace tern::kernels

@@ -3,7 +3,7 @@
 // Names: <op>/<format>/<path>/<shape>/threads:<T>
 //   op      gemv (N = 1, weights hot in cache), gemv_dram (N = 1, cycling through >= 1 GiB of
 //           distinct weight matrices so every call streams from DRAM), gemm (N > 1)
-//   format  tq2 (tern 2-bit), f32 (Eigen baseline), i8 (straightforward int8 x int8 baseline)
+//   format  tq2 (tern 2-bit), tq1 (tern base-3, 1.6 bpw), f32 (Eigen baseline), i8 (straightforward int8 x int8 baseline)
 //   path    xsimd, avx2, avx512bw, avx512vnni (only those this CPU runs), eigen, naive
 //   shape   MxK (GEMV) or MxKxN (GEMM)
 // Counters: gflops = 2 M N K / s (in 1e9), weight_gbps = weight bytes read / s (in 1e9).
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tern/kernels/gemm.hpp"
+#include "tern/kernels/packed_ternary_base3.hpp"
 
 namespace tk = tern::kernels;
 using tern::matrix;
@@ -37,16 +38,19 @@ matrix<std::int8_t> random_codes(Index m, Index k, int lo, int hi, unsigned seed
   return c;
 }
 
-const tk::packed_ternary& weights() {
-  static const tk::packed_ternary w(random_codes(M, K, -1, 1, 1), matrix<float>::Constant(1, 1, 0.02f), 0);
+template <class W>
+const W& weights() {
+  static const W w(random_codes(M, K, -1, 1, 1), matrix<float>::Constant(1, 1, 0.02f), 0);
   return w;
 }
 
 /// >= 1 GiB of distinct packed matrices (copies of one: the bytes are what is streamed).
-const std::vector<tk::packed_ternary>& dram_weights() {
-  static const std::vector<tk::packed_ternary> ws = [] {
-    const std::size_t count = ((std::size_t(1) << 30) + weights().bytes() - 1) / weights().bytes();
-    return std::vector<tk::packed_ternary>(count, weights());
+/// Built on first use only (the dram benchmarks), freed never (one per format).
+template <class W>
+const std::vector<W>& dram_weights() {
+  static const std::vector<W> ws = [] {
+    const std::size_t count = ((std::size_t(1) << 30) + weights<W>().bytes() - 1) / weights<W>().bytes();
+    return std::vector<W>(count, weights<W>());
   }();
   return ws;
 }
@@ -75,8 +79,9 @@ void set_counters(benchmark::State& st, double m, double k, double n, double wei
 
 // ---- tern kernels ----
 
+template <class W>
 void bench_tern(benchmark::State& st, tk::path p, Index n, int threads) {
-  const tk::packed_ternary& w = weights();
+  const W& w = weights<W>();
   const tk::quantized_activations x = tk::quantize_activations(act_f32(n), w.layout());
   matrix<float> y(n, M);
   for (auto _ : st) {
@@ -87,8 +92,9 @@ void bench_tern(benchmark::State& st, tk::path p, Index n, int threads) {
   set_counters(st, M, K, double(n), double(w.bytes()));
 }
 
+template <class W>
 void bench_tern_dram(benchmark::State& st, tk::path p, int threads) {
-  const auto& ws = dram_weights();
+  const auto& ws = dram_weights<W>();
   const tk::quantized_activations x = tk::quantize_activations(act_f32(1), ws[0].layout());
   matrix<float> y(1, M);
   std::size_t i = 0;
@@ -156,12 +162,27 @@ void register_all() {
       if (!tk::cpu_supports(p)) continue;
       const std::string pn(tk::path_name(p));
       benchmark::RegisterBenchmark(("gemv/tq2/" + pn + "/" + shape(1) + th).c_str(),
-                                   [p, t](benchmark::State& s) { bench_tern(s, p, 1, t); })->UseRealTime();
+                                   [p, t](benchmark::State& s) { bench_tern<tk::packed_ternary>(s, p, 1, t); })
+          ->UseRealTime();
       benchmark::RegisterBenchmark(("gemv_dram/tq2/" + pn + "/" + shape(1) + th).c_str(),
-                                   [p, t](benchmark::State& s) { bench_tern_dram(s, p, t); })->UseRealTime();
+                                   [p, t](benchmark::State& s) { bench_tern_dram<tk::packed_ternary>(s, p, t); })
+          ->UseRealTime();
       for (Index n : gemm_ns)
         benchmark::RegisterBenchmark(("gemm/tq2/" + pn + "/" + shape(n) + th).c_str(),
-                                     [p, t, n](benchmark::State& s) { bench_tern(s, p, n, t); })->UseRealTime();
+                                     [p, t, n](benchmark::State& s) { bench_tern<tk::packed_ternary>(s, p, n, t); })
+            ->UseRealTime();
+    }
+    // tq1 (1.6 bpw) has its own kernel only on avx512vnni; other paths run the scalar fallback.
+    if (tk::cpu_supports(tk::path::avx512vnni)) {
+      using W3 = tk::packed_ternary_base3;
+      const tk::path p = tk::path::avx512vnni;
+      benchmark::RegisterBenchmark(("gemv/tq1/avx512vnni/" + shape(1) + th).c_str(),
+                                   [p, t](benchmark::State& s) { bench_tern<W3>(s, p, 1, t); })->UseRealTime();
+      benchmark::RegisterBenchmark(("gemv_dram/tq1/avx512vnni/" + shape(1) + th).c_str(),
+                                   [p, t](benchmark::State& s) { bench_tern_dram<W3>(s, p, t); })->UseRealTime();
+      for (Index n : gemm_ns)
+        benchmark::RegisterBenchmark(("gemm/tq1/avx512vnni/" + shape(n) + th).c_str(),
+                                     [p, t, n](benchmark::State& s) { bench_tern<W3>(s, p, n, t); })->UseRealTime();
     }
     benchmark::RegisterBenchmark(("gemv/f32/eigen/" + shape(1) + th).c_str(),
                                  [t](benchmark::State& s) { bench_eigen(s, 1, t); })->UseRealTime();

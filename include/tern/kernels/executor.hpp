@@ -44,7 +44,7 @@ struct sequential_executor {
 
 /// A fixed pool of threads - 1 workers plus the calling thread. Tasks are assigned statically
 /// (task t to participant t mod threads), which suits the kernels' equal-sized parts. Workers
-/// spin briefly after a job (a GEMV is tens of microseconds, less than a futex wake-up), then
+/// spin ~100 us after a job (a GEMV is ~100 microseconds, a futex wake-up a good part of that), then
 /// sleep on a condition variable. One parallel_for at a time (calls are serialised).
 class thread_pool {
  public:
@@ -100,8 +100,8 @@ class thread_pool {
   void work(unsigned who) {
     std::uint64_t seen = 0;
     for (;;) {
-      // Spin a little (about 50 microseconds), then sleep.
-      for (int i = 0; i < 20000 && generation_.load(std::memory_order_acquire) == seen; ++i) pause();
+      // Spin a little (a few thousand pauses: ~100 microseconds), then sleep.
+      for (int i = 0; i < 4000 && generation_.load(std::memory_order_acquire) == seen; ++i) pause();
       if (generation_.load(std::memory_order_acquire) == seen) {
         std::unique_lock lock(mutex_);
         cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });

@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "tern/core/matrix.hpp"
+#include "tern/kernels/amx_kernel.hpp"
 #include "tern/kernels/arch.hpp"
 #include "tern/kernels/avx2_kernel.hpp"
 #include "tern/kernels/avx512_kernel.hpp"
@@ -132,7 +133,12 @@ template <class Arch, class W, class Exec>
 void run(const W& w, const quantized_activations& x, float* y, accumulators* acc, Exec& ex) {
   check_operands("tern::kernels::gemm", w, x);
   if constexpr (std::is_same_v<Arch, amx>) {
-    run<avx512vnni>(w, x, y, acc, ex);  // no AMX kernel yet (docs/kernels.md): the VNNI one
+    // AMX kernel for tq2 GEMM only (unverified on hardware, see amx_kernel.hpp); GEMV and tq1
+    // run the VNNI kernels.
+    if constexpr (TERN_KERNELS_X86 && std::is_same_v<W, packed_ternary>) {
+      if (x.tokens > 1) return run_amx(w, x, y, acc, ex);
+    }
+    run<avx512vnni>(w, x, y, acc, ex);
   } else if constexpr (std::is_same_v<Arch, reference>) {
     accumulators a = gemm_acc_ref(w, x);
     if (y) {

@@ -44,6 +44,7 @@
 #include "tern/optim/lr_schedule.hpp"
 #include "tern/schedule/layer_wise.hpp"
 #include "tern/schedule/linear_warmup.hpp"
+#include "tern/train/lm_step.hpp"
 #include "tern/train/trainer.hpp"
 
 #ifdef _OPENMP
@@ -188,23 +189,10 @@ struct result {
   double bits() const { return val_loss / std::log(2.0); }
 };
 
-/// Mean cross-entropy (nats/byte) over the fixed validation windows, at lambda = 1.
+/// Mean cross-entropy (nats/byte) over the fixed validation windows, at the lambda set.
 template <class Model>
 double evaluate(Model& m, const tern::byte_corpus& corpus, const std::vector<index>& starts, index seq) {
-  tern::cross_entropy<float> ce;
-  double total = 0;
-  std::int64_t count = 0;
-  const std::size_t chunk = 32;
-  for (std::size_t b = 0; b < starts.size(); b += chunk) {
-    const std::vector<index> part(starts.begin() + std::ptrdiff_t(b),
-                                  starts.begin() + std::ptrdiff_t(std::min(starts.size(), b + chunk)));
-    const tern::token_batch batch = corpus.validation_batch(part, seq);
-    const tern::matrix<float> logits = m.forward(batch.inputs, seq);
-    const double loss = ce.forward(logits, batch.targets);
-    total += loss * double(batch.inputs.size());
-    count += std::int64_t(batch.inputs.size());
-  }
-  return total / double(count);
+  return tern::evaluate_lm(m, corpus, starts, seq);
 }
 
 /// Trains `m` for `steps` steps on random windows; `set_lambda(step)` runs before each step
@@ -226,16 +214,7 @@ result train_model(Model& m, const std::string& label, const tern::byte_corpus& 
   auto step = [&](std::int64_t t) -> double {
     set_lambda(t);
     const tern::token_batch b = corpus.sample_train(o.batch, o.seq, data_rng);
-    const tern::matrix<float> logits = m.forward(b.inputs, o.seq);
-    if (teacher) {
-      const tern::matrix<float> target = teacher->forward(b.inputs, o.seq);
-      const double loss = kd.forward(logits, target);
-      m.backward(kd.backward());
-      return loss;
-    }
-    const double loss = ce.forward(logits, b.targets);
-    m.backward(ce.backward());
-    return loss;
+    return teacher ? tern::kd_step(m, *teacher, b, kd) : tern::lm_step(m, b, ce);
   };
   tern::trainer_options to;
   to.end_step = steps;

@@ -11,6 +11,7 @@
 #include "tern/nn/projection_policy.hpp"
 #include "tern/nn/transformer.hpp"
 #include "tern/nn/transformer_block.hpp"
+#include "tern/optim/parameterized.hpp"
 #include "tern/schedule/layer_wise.hpp"
 #include "tern/schedule/linear_warmup.hpp"
 
@@ -56,6 +57,7 @@ struct lacks_mlp_out {  // a policy with a member missing
 struct norm_not_a_layer : tern::fp_policy {  // norm<T> is not a Layer
   template <class T> using norm = int;
 };
+static_assert(tern::Parameterized<tern::transformer<float, tern::extra_norm_policy>>);  // what optimizers need
 static_assert(!tern::ModelPolicy<lacks_mlp_out>);
 static_assert(!tern::ModelPolicy<norm_not_a_layer>);
 static_assert(tern::ModelPolicy<tern::with_block_norm<tern::fp_policy, tern::plain_rms_norm>>);

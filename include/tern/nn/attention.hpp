@@ -19,8 +19,8 @@
 //             dx = Wq.backward(rope^-1(dq)) + Wk.backward(rope^-1(dk)) + Wv.backward(dv)
 //
 // Forward caches the rotated q and k, v and all attention matrices P (B * n_heads * S x S).
-// (b, kv group) pairs are independent and are spread over OpenMP threads when enabled;
-// each writes its own blocks, so results do not depend on the thread count.
+// (b, kv group) pairs are independent and are spread over OpenMP threads when enabled and the
+// call is big enough; each writes its own blocks, so results do not depend on the thread count.
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -100,7 +100,7 @@ class attention {
     const T scale = T(1.0 / std::sqrt(double(d)));
     const index jobs = batch_ * n_kv_heads_;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth_it())
 #endif
     for (index job = 0; job < jobs; ++job) {
       const index b = job / n_kv_heads_, g = job % n_kv_heads_;
@@ -133,7 +133,7 @@ class attention {
     matrix<T> dv = matrix<T>::Zero(dy.rows(), n_kv_heads_ * d);
     const index jobs = batch_ * n_kv_heads_;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth_it())
 #endif
     for (index job = 0; job < jobs; ++job) {
       const index b = job / n_kv_heads_, g = job % n_kv_heads_;
@@ -160,6 +160,10 @@ class attention {
   }
 
  private:
+  // Threads pay off only above a few hundred thousand flops per call; tiny shapes (tests,
+  // single tokens) stay on the calling thread.
+  bool parallel_worth_it() const { return batch_ * n_heads_ * seq_ * seq_ * head_dim_ >= (index(1) << 18); }
+
   static index checked_head_dim(index dim, index n_heads, index n_kv_heads) {
     if (dim <= 0 || n_heads <= 0 || n_kv_heads <= 0)
       throw std::invalid_argument("attention: dim, n_heads and n_kv_heads must be positive, got dim=" +

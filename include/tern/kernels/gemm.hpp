@@ -72,8 +72,6 @@ concept kernel_arch = std::is_base_of_v<generic, Arch> || std::is_same_v<Arch, r
 
 namespace detail {
 
-/// Row tiles [t0, t1) of part `part` of `parts`: the heavy code, instantiated once per
-/// (Arch, R, C) whatever the executor type (keeps compile time down).
 /// The micro-kernel of format W on path Arch.
 template <class W, int R, int C, class Arch>
 void format_tile(Arch a, const std::uint8_t* const* w, const std::int8_t* const* x, index nblocks, std::int32_t* out) {
@@ -83,6 +81,8 @@ void format_tile(Arch a, const std::uint8_t* const* w, const std::int8_t* const*
     dot_tile<R, C>(a, w, x, nblocks, out);
 }
 
+/// Row tiles of part `part` of `parts`: the heavy code, instantiated once per (Arch, R, C, W)
+/// whatever the executor type (keeps compile time down).
 template <class Arch, int R, int C, class W>
 void run_part(const W& w, const quantized_activations& x, float* y, accumulators* acc, index part,
               index parts) {
@@ -100,18 +100,27 @@ void run_part(const W& w, const quantized_activations& x, float* y, accumulators
         const index i0 = t * R;
         float f[R * C] = {};
         std::int32_t raw[R * C];
+        // Epilogue operands for the whole tile (tails clamped like the pointers; their results
+        // are computed and dropped): scale rows of the weights, per-group sums of the tokens.
+        const float* srow[R];
+        const std::int32_t* xsum[C];
+        for (int r = 0; r < R; ++r)
+          srow[r] = w.scales().data() + (w.scales().rows() == 1 ? 0 : std::min(i0 + r, m - 1)) * l.groups;
+        for (int c = 0; c < C; ++c) xsum[c] = x.sums.data() + std::min(n0 + c, n - 1) * l.groups;
         for (index g = 0; g < l.groups; ++g) {
           const std::uint8_t* wp[R];
           const std::int8_t* xp[C];
           for (int r = 0; r < R; ++r) wp[r] = w.row(std::min(i0 + r, m - 1)) + g * (l.blocks_per_group * 64);
           for (int c = 0; c < C; ++c) xp[c] = x.token(std::min(n0 + c, n - 1)) + g * l.padded_group();
           format_tile<W, R, C>(Arch{}, wp, xp, l.blocks_per_group, raw);
-          for (int r = 0; r < R && i0 + r < m; ++r)
-            for (int c = 0; c < C && n0 + c < n; ++c) {
-              const std::int32_t a = raw[r * C + c] - x.sum(n0 + c, g);
-              if (acc) (*acc)(n0 + c, i0 + r, g) = a;
-              f[r * C + c] += float(a) * w.scale(i0 + r, g);
+          for (int r = 0; r < R; ++r)
+            for (int c = 0; c < C; ++c) {
+              raw[r * C + c] -= xsum[c][g];
+              f[r * C + c] += float(raw[r * C + c]) * srow[r][g];
             }
+          if (acc)
+            for (int r = 0; r < R && i0 + r < m; ++r)
+              for (int c = 0; c < C && n0 + c < n; ++c) (*acc)(n0 + c, i0 + r, g) = raw[r * C + c];
         }
         if (y)
           for (int r = 0; r < R && i0 + r < m; ++r)

@@ -106,14 +106,14 @@ options parse(int argc, char** argv) {
     if (a == "--quick") {
       o.quick = true;
       o.synthetic_bytes = 1 << 15;
-      o.steps = 40;
-      o.ft_steps = 20;
+      o.steps = 30;
+      o.ft_steps = 12;
       o.dim = 32;
       o.layers = 2;
       o.heads = 2;
       o.seq = 32;
       o.batch = 8;
-      o.eval_windows = 32;
+      o.eval_windows = 16;
       o.log_every = 10;
       o.threads = 1;
     }

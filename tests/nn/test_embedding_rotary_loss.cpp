@@ -124,6 +124,15 @@ TEST_CASE("cross_entropy: stable for huge logits, float agrees with double", "[n
   CHECK(double(cf.forward(zf, t)) == Approx(cd.forward(zf.cast<double>(), t)).epsilon(1e-5));
 }
 
+TEST_CASE("cross_entropy and kd_loss: non-finite logits give a non-finite loss, not an exception", "[nn][loss]") {
+  md z = random_matrix(2, 4, 12);
+  z(1, 2) = std::nan("");
+  tern::cross_entropy<double> ce;
+  CHECK(std::isnan(ce.forward(z, std::vector<token>{0, 1})));
+  tern::kd_loss<double> kd;
+  CHECK(std::isnan(kd.forward(z, random_matrix(2, 4, 13))));
+}
+
 TEST_CASE("cross_entropy: bad targets and shapes throw", "[nn][loss]") {
   tern::cross_entropy<double> ce;
   const md z = md::Zero(3, 5);

@@ -8,7 +8,8 @@
 //             = 0 exactly when p = q; logs come from the stable log-softmax.
 //   backward  dL/ds_r = tau * (p_r - q_r) / N          (teacher logits get no gradient)
 //
-// Forward caches p and q. Teacher and student logits must have the same shape.
+// Forward caches p and q. Teacher and student logits must have the same shape. Non-finite
+// logits give a non-finite loss (never an exception): the caller decides.
 #include <cmath>
 #include <stdexcept>
 #include <string>

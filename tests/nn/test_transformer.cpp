@@ -3,6 +3,9 @@
 // seeded initialisation, copying FP weights into a ternary policy, layer-wise lambda, errors.
 #include <catch2/catch.hpp>
 #include <set>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 #include <string>
 #include <vector>
 
@@ -264,6 +267,37 @@ TEST_CASE("transformer: float model trains a step without NaN at lambda = 1", "[
   m.for_each_parameter([&](std::string_view, tern::parameter<float>& p) { finite = finite && p.grad.allFinite(); });
   CHECK(finite);
 }
+
+#if defined(_OPENMP)
+TEST_CASE("transformer: results do not depend on the number of threads", "[nn][transformer]") {
+  auto cfg = tiny_config();
+  cfg.vocab = 256;
+  cfg.dim = 32;
+  cfg.max_seq = 32;  // 8 sequences x 2 heads x 32^2 x 16: above attention's threading threshold
+  tern::transformer<float, tern::extra_norm_policy> m(cfg, 4);
+  std::vector<token> in(8 * 32), target(8 * 32);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    in[i] = token((i * 37 + 11) % 256);
+    target[i] = token((i * 53 + 7) % 256);
+  }
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    tern::cross_entropy<float> ce;
+    m.zero_grad();
+    const tern::matrix<float> logits = m.forward(in, 32);
+    ce.forward(logits, target);
+    m.backward(ce.backward());
+    std::vector<tern::matrix<float>> grads;
+    m.for_each_parameter([&](std::string_view, tern::parameter<float>& p) { grads.push_back(p.grad); });
+    return std::make_pair(logits, grads);
+  };
+  const int before = omp_get_max_threads();
+  const auto one = run(1), two = run(2);
+  omp_set_num_threads(before);
+  CHECK(one.first == two.first);
+  CHECK(one.second == two.second);
+}
+#endif
 
 TEST_CASE("transformer: bad configs, tokens and shapes throw", "[nn][transformer]") {
   auto c = tiny_config();

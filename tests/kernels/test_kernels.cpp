@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -12,6 +13,16 @@
 #include "tern/kernels/packed_ternary_base3.hpp"
 #include "tern/quant/absmax_int8.hpp"
 #include "tern/quant/absmean_ternary.hpp"
+
+#define TERN_TEST_STR2(x) #x
+#define TERN_TEST_STR(x) TERN_TEST_STR2(x)
+#define TERN_TEST_ABI_NAME TERN_TEST_STR(TERN_KERNELS_ABI)
+
+namespace tern_test {
+std::string baseline_abi_name();
+std::vector<std::int32_t> baseline_gemm_acc(const std::int8_t* w, const std::int8_t* x, const float* wscales,
+                                            long m, long k, long n, long group, int path_index, bool base3);
+}  // namespace tern_test
 
 namespace tern::kernels {
 namespace {
@@ -345,6 +356,33 @@ TEST_CASE("run-time dispatch refuses paths the CPU lacks and picks a supported o
   // Operands whose K layouts differ are a shape error, not garbage.
   const packed_ternary w2(random_ternary(4, 41, rng), matrix<float>::Ones(1, 1), 0);
   CHECK_THROWS_AS(gemm(w2, x), shape_error);
+}
+
+TEST_CASE("a baseline-compiled translation unit dispatches to every path, bit-exact", "[kernels][dispatch]") {
+  INFO("this TU: " << TERN_TEST_ABI_NAME << ", baseline TU: " << tern_test::baseline_abi_name());
+  CHECK(tern_test::baseline_abi_name() != TERN_TEST_ABI_NAME);  // distinct kernel symbols
+  std::mt19937 rng(12);
+  for (const bool base3 : {false, true})
+    for (const index group : {index(0), index(100)}) {
+      const index m = 19, k = 700, n = 11;
+      const auto wc = random_ternary(m, k, rng);
+      const auto xc = random_int8(n, k, rng);
+      const index groups = group == 0 ? 1 : (k + group - 1) / group;
+      const matrix<float> sc = random_scales(1, groups, rng);
+      const auto expect = naive_acc(wc, xc, group == 0 ? k : group);
+      for (int pi = 0; pi < int(std::size(all_paths)); ++pi) {
+        const auto got = tern_test::baseline_gemm_acc(wc.data(), xc.data(), sc.data(), m, k, n, group, pi, base3);
+        if (got.empty()) {
+          WARN("baseline TU: skipping path " << path_name(all_paths[pi]) << ": not supported by this CPU/OS");
+          continue;
+        }
+        INFO("path " << path_name(all_paths[pi]) << (base3 ? " tq1" : " tq2") << " group " << group);
+        REQUIRE(got.size() == expect.size());
+        bool same = true;
+        for (std::size_t i = 0; i < got.size(); ++i) same = same && got[i] == expect[i];
+        CHECK(same);
+      }
+    }
 }
 
 }  // namespace tern::kernels

@@ -38,15 +38,19 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline std::int32_t hsum(__
 /// out[i] = sum of the 16 lanes of v[i], i < 16: a transposing reduction tree (45 shuffles and
 /// adds for 16 sums instead of 16 separate horizontal sums).
 __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void hsum16(const __m512i* v, std::int32_t* out) {
+  // The all-ones zero-masking forms: the unmasked intrinsics pass an "undefined" vector that
+  // GCC 12 reports as uninitialized (-Wuninitialized) when the TU lacks -mavx512f.
+  constexpr __mmask16 all16 = 0xffff;
+  constexpr __mmask8 all8 = 0xff;
   __m512i a[8], b[4];
   for (int i = 0; i < 8; ++i)
-    a[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+    a[i] = _mm512_add_epi32(_mm512_maskz_unpacklo_epi32(all16, v[2 * i], v[2 * i + 1]), _mm512_maskz_unpackhi_epi32(all16, v[2 * i], v[2 * i + 1]));
   for (int j = 0; j < 4; ++j)
-    b[j] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[2 * j], a[2 * j + 1]), _mm512_unpackhi_epi64(a[2 * j], a[2 * j + 1]));
+    b[j] = _mm512_add_epi32(_mm512_maskz_unpacklo_epi64(all8, a[2 * j], a[2 * j + 1]), _mm512_maskz_unpackhi_epi64(all8, a[2 * j], a[2 * j + 1]));
   // b[j], 128-bit lane l: partial sums of v[4j .. 4j+3] over lane l.
-  const __m512i c0 = _mm512_add_epi32(_mm512_shuffle_i32x4(b[0], b[1], 0x88), _mm512_shuffle_i32x4(b[0], b[1], 0xdd));
-  const __m512i c1 = _mm512_add_epi32(_mm512_shuffle_i32x4(b[2], b[3], 0x88), _mm512_shuffle_i32x4(b[2], b[3], 0xdd));
-  const __m512i d = _mm512_add_epi32(_mm512_shuffle_i32x4(c0, c1, 0x88), _mm512_shuffle_i32x4(c0, c1, 0xdd));
+  const __m512i c0 = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, b[0], b[1], 0x88), _mm512_maskz_shuffle_i32x4(all16, b[0], b[1], 0xdd));
+  const __m512i c1 = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, b[2], b[3], 0x88), _mm512_maskz_shuffle_i32x4(all16, b[2], b[3], 0xdd));
+  const __m512i d = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, c0, c1, 0x88), _mm512_maskz_shuffle_i32x4(all16, c0, c1, 0xdd));
   _mm512_storeu_si512(out, d);
 }
 

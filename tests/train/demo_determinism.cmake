@@ -1,6 +1,7 @@
 # Runs `tern_demo --quick` (shortened further: 12 FP + 6 fine-tuning steps) twice with the
-# same seed and checks that the JSON summaries are identical apart from the wall-clock "seconds" fields; also checks that the summary has
-# every variant and no non-finite value. Usage: cmake -DDEMO=<path to tern_demo> -P <this file>
+# same seed and checks that the JSON summaries are identical apart from the wall-clock
+# "seconds" fields; also checks that the summary has every variant and no non-finite value.
+# Usage: cmake -DDEMO=<path to tern_demo> -P <this file>
 if(NOT DEMO)
   message(FATAL_ERROR "demo_determinism: pass -DDEMO=<path to tern_demo>")
 endif()

@@ -12,7 +12,8 @@
 //   fp.for_each_parameter([](std::string_view name, parameter<float>& p) { ... });
 //                                      // "embed.weight", "layers.0.attn_norm.gain",
 //                                      // "layers.0.attn.q.weight", ..., "norm.gain", "head.weight"
-//   zero_grad(fp);  // or fp.zero_grad()
+//   fp.zero_grad();                    // (the model is Parameterized, not a Layer: forward
+//                                      // takes token ids)  fp.parameter_count(), fp.layer(l)
 //   transformer<float, extra_norm_policy> tq(cfg, 1);
 //   tq.copy_parameters_from(fp);       // by name; extra norm gains set to 1
 //   tq.set_lambda(schedule, step);     // lambda_l = schedule.lambda(step, l) on block l's

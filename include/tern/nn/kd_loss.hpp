@@ -37,7 +37,9 @@ class kd_loss {
   /// student, teacher: N x V logits. Returns tau^2 * mean_r KL(q_r || p_r), in nats.
   T forward(const matrix<T>& student, const matrix<T>& teacher) {
     detail::check_same_shape("kd_loss::forward", "student logits", student, "teacher logits", teacher);
-    if (student.rows() == 0) throw shape_error("kd_loss::forward: student logits is 0x" + std::to_string(student.cols()) + ", expected at least one row");
+    if (student.rows() == 0 || student.cols() == 0)
+      throw shape_error("kd_loss::forward: student logits is " + detail::shape_str(student.rows(), student.cols()) +
+                        ", expected at least one row and one column");
     const T a = T(1.0 / tau_);
     matrix<T> s_shift, t_shift;
     Eigen::Matrix<T, Eigen::Dynamic, 1> s_lse, t_lse;

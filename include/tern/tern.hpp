@@ -23,6 +23,16 @@
 #include "tern/nn/rms_norm.hpp"
 #include "tern/nn/no_norm.hpp"
 #include "tern/nn/bit_linear.hpp"
+#include "tern/nn/visit_prefixed.hpp"
+#include "tern/nn/embedding.hpp"
+#include "tern/nn/rotary.hpp"
+#include "tern/nn/attention.hpp"
+#include "tern/nn/swiglu_mlp.hpp"
+#include "tern/nn/projection_policy.hpp"
+#include "tern/nn/transformer_block.hpp"
+#include "tern/nn/transformer.hpp"
+#include "tern/nn/cross_entropy.hpp"
+#include "tern/nn/kd_loss.hpp"
 
 // schedules
 #include "tern/schedule/schedule.hpp"
@@ -45,3 +55,13 @@
 #include "tern/io/safetensors.hpp"
 #include "tern/train/trainer.hpp"
 #include "tern/train/lm_step.hpp"
+
+// Kernels (issue 3): packed ternary formats, activation quantization, the scalar reference,
+// the per-architecture paths, the executor and the GEMV/GEMM entry points.
+#include "tern/kernels/arch.hpp"
+#include "tern/kernels/executor.hpp"
+#include "tern/kernels/packed_ternary.hpp"
+#include "tern/kernels/packed_ternary_base3.hpp"
+#include "tern/kernels/quantized_activations.hpp"
+#include "tern/kernels/reference.hpp"
+#include "tern/kernels/gemm.hpp"

@@ -99,6 +99,38 @@ TEST_CASE("bit_linear clipped STE masks the weight gradient", "[nn][bit_linear][
   CHECK(l.weight().grad(1, 1) != 0.0);
 }
 
+TEST_CASE("bit_linear accumulates its weight gradient and uses the forward's lambda", "[nn][bit_linear]") {
+  // A clipped STE makes the backward depend on lambda: (1 - lambda) g + lambda mask g.
+  bit_linear<double, absmean_ternary<per_tensor, round_half_even, clipped_ste>, absmax_int8<>, no_norm<double>> l(5, 3);
+  init(l, 5);
+  l.set_lambda(0.5);
+  const matrix<double> x = matrix<double>::Random(4, 5), dy = matrix<double>::Random(4, 3);
+  l.forward(x);
+  zero_grad(l);
+  const matrix<double> dx1 = l.backward(dy);
+  const matrix<double> g1 = l.weight().grad;
+  l.set_lambda(1.0);  // changed after forward: backward still follows the forward
+  const matrix<double> dx2 = l.backward(dy);
+  CHECK(l.weight().grad.isApprox(2 * g1, 1e-12));
+  CHECK(dx2.isApprox(dx1, 1e-12));
+  // The mixed mask really differs from the lambda = 1 mask here (some weights are clipped).
+  const matrix<double> full = decltype(l)::weight_quantizer::backward(l.weight().value, (matrix<double>)(dy.transpose() * absmax_int8<>::fake_quantize(x)));
+  CHECK_FALSE(g1.isApprox(full, 1e-6));
+}
+
+TEST_CASE("bit_linear: non-finite input rows give NaN rows, other rows unchanged", "[nn][bit_linear][nan]") {
+  bit_linear<float> l(6, 4);
+  l.weight().value = matrix<float>::Random(4, 6);
+  matrix<float> x = matrix<float>::Random(3, 6);
+  const matrix<float> clean = l.forward(x);
+  x(1, 3) = std::numeric_limits<float>::quiet_NaN();
+  x(2, 0) = -std::numeric_limits<float>::infinity();
+  const matrix<float> y = l.forward(x);
+  CHECK(y.row(0) == clean.row(0));
+  CHECK(y.row(1).array().isNaN().all());
+  CHECK(y.row(2).array().isNaN().all());
+}
+
 TEST_CASE("bit_linear names shapes in its errors", "[nn][bit_linear][errors]") {
   bit_linear<float> l(4, 3);
   CHECK_THROWS_WITH(l.forward(matrix<float>::Zero(2, 5)), Catch::Contains("bit_linear::forward") &&
@@ -106,7 +138,9 @@ TEST_CASE("bit_linear names shapes in its errors", "[nn][bit_linear][errors]") {
   l.forward(matrix<float>::Ones(2, 4));
   CHECK_THROWS_WITH(l.backward(matrix<float>::Zero(2, 4)), Catch::Contains("2x4") && Catch::Contains("2x3"));
   CHECK_THROWS_WITH(l.set_lambda(2.0f), Catch::Contains("lambda"));
-  CHECK_THROWS_AS(bit_linear<float>(0, 3), shape_error);
+  CHECK_THROWS_WITH(bit_linear<float>(0, 3), Catch::Contains("bit_linear: in and out must be positive"));
+  bit_linear<float> fresh(4, 3);
+  CHECK_THROWS_WITH(fresh.backward(matrix<float>::Zero(2, 3)), Catch::Contains("before forward"));
 }
 
 TEST_CASE("bit_linear visits weight then norm gain", "[nn][bit_linear]") {

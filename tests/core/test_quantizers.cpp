@@ -128,7 +128,12 @@ TEST_CASE("absmax int8 clamps to [-128, 127] with a caller's gamma", "[quant][in
   const auto q = absmax_int8<>::quantize_with(x, gamma);
   // 127 * x = -190.5, 190.5, -127.508, 127.508
   CHECK(q.codes == codes(1, 4, {-128, 127, -128, 127}));
-  CHECK_THROWS_AS(absmax_int8<>::quantize_with(x, matrix<float>::Ones(2, 1).eval()), shape_error);
+  CHECK_THROWS_WITH(absmax_int8<>::quantize_with(x, matrix<float>::Ones(2, 1).eval()),
+                    Catch::Contains("2x1") && Catch::Contains("1x1"));
+  // A caller's gamma must be finite and positive (0 would make 0/0 and an undefined cast).
+  for (float g : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()})
+    CHECK_THROWS_WITH(absmax_int8<>::quantize_with(x, matrix<float>::Constant(1, 1, g).eval()),
+                      Catch::Contains("gamma(0)"));
 }
 
 TEST_CASE("absmax int8 codes are invariant to a positive row scale", "[quant][int8]") {
@@ -137,6 +142,18 @@ TEST_CASE("absmax int8 codes are invariant to a positive row scale", "[quant][in
   for (float r : {0.25f, 4.0f, 1024.0f}) {
     const matrix<float> xr = x / r;
     CHECK(absmax_int8<>::quantize(xr).codes == absmax_int8<>::quantize(x).codes);
+  }
+}
+
+TEST_CASE("absmax int8 codes move by at most 1 under a general row scale", "[quant][int8]") {
+  // Exact arithmetic would make them equal; rounding near ties may move a code by one step.
+  const matrix<float> x = matrix<float>::Random(64, 257);
+  const matrix<int> base = absmax_int8<>::quantize(x).codes.cast<int>();
+  for (float r : {0.3f, 1.7f, 13.1f}) {
+    const matrix<float> xr = x / r;
+    const matrix<int> diff = absmax_int8<>::quantize(xr).codes.cast<int>() - base;
+    CHECK(diff.cwiseAbs().maxCoeff() <= 1);
+    CHECK(diff.cwiseAbs().sum() <= x.size() / 1000);  // and rarely
   }
 }
 
@@ -170,6 +187,11 @@ TEST_CASE("non-finite inputs: defined NaN blocks and throwing quantize", "[quant
   CHECK(g.block(1, 3, 1, 3).array().isNaN().all());
   CHECK(absmean_ternary<>::fake_quantize(w).array().isNaN().all());
   CHECK_THROWS_WITH(absmean_ternary<>::quantize(w), Catch::Contains("weight(1, 4)"));
+
+  // Finite weights whose mean |W| overflows: no code can represent them either.
+  const matrix<float> big = matrix<float>::Constant(1, 2, std::numeric_limits<float>::max());
+  CHECK_THROWS_WITH(absmean_ternary<>::quantize(big), Catch::Contains("overflows"));
+  CHECK(absmean_ternary<>::fake_quantize(big).array().isNaN().all());
 }
 
 TEST_CASE("straight-through and clipped backward", "[quant][ste]") {
@@ -189,6 +211,8 @@ TEST_CASE("lambda mixing interpolates forward, weights the STE backward", "[quan
   const matrix<double> q = absmean_ternary<>::fake_quantize(w);
   using Q = absmean_ternary<>;
   CHECK(mix_forward<Q>(w, 0.0) == w);
+  const matrix<float> wf = w.cast<float>();
+  CHECK(mix_forward<Q>(wf, 0.5).isApprox(0.5f * wf + 0.5f * Q::fake_quantize(wf)));  // a double literal is fine
   CHECK(mix_forward<Q>(w, 1.0) == q);
   CHECK(mix_forward<Q>(w, 0.25).isApprox(0.75 * w + 0.25 * q, 1e-15));
   const matrix<double> g = matrix<double>::Random(3, 8);

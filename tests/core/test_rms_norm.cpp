@@ -51,4 +51,18 @@ TEST_CASE("rms_norm rejects bad shapes naming both", "[nn][rms_norm][errors]") {
   CHECK_THROWS_AS(rms_norm<float>(0), shape_error);
   // A zero row is safe: r = sqrt(eps), output 0.
   CHECK(n.forward(matrix<float>::Zero(1, 4)).isZero());
+  rms_norm<float> fresh(4);
+  CHECK_THROWS_WITH(fresh.backward(matrix<float>::Zero(1, 4)), Catch::Contains("before forward"));
+}
+
+TEST_CASE("rms_norm poisons rows with a NaN, an Inf or overflowing squares", "[nn][rms_norm][nan]") {
+  rms_norm<float, gain::none> n(3);
+  matrix<float> x = matrix<float>::Ones(4, 3);
+  x(1, 0) = std::numeric_limits<float>::infinity();
+  x(2, 2) = std::numeric_limits<float>::quiet_NaN();
+  x.row(3).setConstant(1e30f);  // finite, but x^2 overflows float
+  const matrix<float> y = n.forward(x);
+  CHECK(y.row(0).allFinite());
+  CHECK(y.row(0).isApprox(matrix<float>::Ones(1, 3)));
+  for (int r : {1, 2, 3}) CHECK(y.row(r).array().isNaN().all());
 }

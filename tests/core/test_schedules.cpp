@@ -53,6 +53,8 @@ TEST_CASE("constant and step schedules", "[schedule]") {
   CHECK_THROWS_WITH((step_schedule{{10, 1.5}}), Catch::Contains("points[0].value"));
   CHECK_THROWS_WITH(constant_lambda(-0.1), Catch::Contains("outside [0, 1]"));
   CHECK_THROWS_WITH(linear_warmup(0), Catch::Contains("steps = 0"));
+  CHECK_THROWS_WITH(sigmoid_warmup(100, 1e-17), Catch::Contains("k = "));
+  CHECK_THROWS_WITH(exponential_warmup(100, -1.0), Catch::Contains("k = "));
 }
 
 TEST_CASE("layer-wise schedule follows METHOD's ramp and the chosen order", "[schedule][layer]") {

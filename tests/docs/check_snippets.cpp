@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
         block += line + "\n";
       }
     }
+    if (inside) {
+      std::cerr << doc.string() << ":" << start << ": unterminated cpp block\n";
+      ++missing;
+    }
   }
   std::cout << blocks << " cpp blocks checked, " << missing << " missing\n";
   return (blocks > 0 && missing == 0) ? 0 : 1;

@@ -12,7 +12,11 @@
 //   dWq = dy^T * xq;       dW  += mix_backward<QW>(W, dWq, lambda)   (accumulates)
 //   dxq = dy * Wq;         dxn  = mix_backward<QA>(xn, dxq, lambda)
 //   dx  = Norm.backward(dxn)                        (accumulates the norm's gain gradient)
-// Cached by forward for backward: xn, xq, Wq.
+// Cached by forward for backward: xn, xq, Wq, and lambda (backward uses the forward's lambda).
+//
+// Non-finite values: an input row holding a NaN or an Inf gives an all-NaN output row (the
+// norm and the activation quantizer poison the row; other rows are unaffected); a weight
+// block holding one gives NaN in every output that uses it. Nothing is clamped away silently.
 //
 // At inference with lambda = 1 and ternary QW, int8 QA and a gain-free norm this is exactly
 //   y = (Wq_codes . xq_codes)_int32 * beta * gamma / 127
@@ -24,6 +28,7 @@
 //   ActQ     a Quantizer for the input activations (absmax_int8<...> or identity_quantizer)
 //   Norm     a Layer constructed from the feature count: rms_norm<T, gain::learned> (the
 //            paper's extra norm, default), rms_norm<T, gain::none>, or no_norm<T>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -53,10 +58,7 @@ class bit_linear {
 
   /// A layer with in inputs and out outputs; weights start at zero, lambda at 1 (fully
   /// quantized: the inference behaviour). Initialise weight().value before training.
-  bit_linear(index in, index out) : in_(in), out_(out), norm_(in) {
-    if (in <= 0 || out <= 0)
-      throw shape_error("bit_linear: in and out must be positive, got in = " + std::to_string(in) +
-                        ", out = " + std::to_string(out));
+  bit_linear(index in, index out) : in_(checked_size(in, out)), out_(out), norm_(in) {
     weight_ = parameter<T>(matrix<T>::Zero(out, in));
   }
 
@@ -75,18 +77,24 @@ class bit_linear {
 
   matrix<T> forward(const matrix<T>& x) {
     detail::check_shape("bit_linear::forward", "input", x, -1, in_);
+    has_cache_ = false;  // a throwing step below leaves no half-updated cache behind
     xn_ = norm_.forward(x);
     xq_ = mix_forward<ActQ>(xn_, lambda_);
     wq_ = mix_forward<WeightQ>(weight_.value, lambda_);
+    cached_lambda_ = lambda_;
+    has_cache_ = true;
     return xq_ * wq_.transpose();
   }
 
+  /// Uses the lambda and the weights of the last forward (the straight-through rule is
+  /// applied at the point the forward pass was evaluated).
   matrix<T> backward(const matrix<T>& dy) {
+    if (!has_cache_) throw std::logic_error("bit_linear::backward: called before forward");
     detail::check_shape("bit_linear::backward", "gradient", dy, xq_.rows(), out_);
     const matrix<T> dwq = dy.transpose() * xq_;
-    weight_.grad += mix_backward<WeightQ>(weight_.value, dwq, lambda_);
+    weight_.grad += mix_backward<WeightQ>(weight_.value, dwq, cached_lambda_);
     const matrix<T> dxq = dy * wq_;
-    return norm_.backward(mix_backward<ActQ>(xn_, dxq, lambda_));
+    return norm_.backward(mix_backward<ActQ>(xn_, dxq, cached_lambda_));
   }
 
   /// Visits "weight", then the norm's parameters as "norm.<name>".
@@ -109,8 +117,17 @@ class bit_linear {
   }
 
  private:
+  static index checked_size(index in, index out) {
+    if (in <= 0 || out <= 0)
+      throw shape_error("bit_linear: in and out must be positive, got in = " + std::to_string(in) +
+                        ", out = " + std::to_string(out));
+    return in;
+  }
+
   index in_, out_;
   T lambda_ = T(1);
+  T cached_lambda_ = T(1);
+  bool has_cache_ = false;
   parameter<T> weight_;
   Norm norm_;
   matrix<T> xn_, xq_, wq_;  // cache for backward

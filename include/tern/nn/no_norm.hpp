@@ -12,7 +12,9 @@ template <class T>
 class no_norm {
  public:
   using scalar = T;
-  explicit no_norm(index features) : features_(features) {}
+  explicit no_norm(index features) : features_(features) {
+    if (features <= 0) throw shape_error("no_norm: features must be positive, got " + std::to_string(features));
+  }
 
   matrix<T> forward(const matrix<T>& x) {
     detail::check_shape("no_norm::forward", "input", x, -1, features_);

@@ -10,10 +10,16 @@
 //   dxhat = dy (.) g
 //   dx    = (dxhat - xhat * mean_j(dxhat_j * xhat_j)) / r
 // Cached by forward for backward: xhat and 1/r per row.
+// Non-finite input: a row whose mean square is not finite (it holds a NaN or an Inf, or its
+// squares overflow T) comes out all NaN, never silently zeroed; other rows are unaffected.
+// Backward before any forward throws std::logic_error.
 //
 // This is both the model's own pre-norm and the paper's "extra RMSNorm" in front of every
 // projection. The extra norm's transformers implementation learns g (init 1); the authors'
 // inference path uses gain::none, which the kernels fold into the output scale.
+#include <limits>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include "tern/core/layer.hpp"
@@ -42,11 +48,14 @@ class rms_norm {
     detail::check_shape("rms_norm::forward", "input", x, -1, features_);
     inv_r_ = ((x.array().square().rowwise().sum() / T(features_)) + eps).rsqrt().matrix();
     xhat_ = inv_r_.asDiagonal() * x;
+    for (index i = 0; i < x.rows(); ++i)  // rsqrt(inf) = 0 would zero the row: poison it instead
+      if (!(inv_r_(i) > T(0))) xhat_.row(i).setConstant(std::numeric_limits<T>::quiet_NaN());
     if constexpr (G == gain::learned) return xhat_ * gain_.value.row(0).asDiagonal();
     else return xhat_;
   }
 
   matrix<T> backward(const matrix<T>& dy) {
+    if (xhat_.cols() != features_) throw std::logic_error("rms_norm::backward: called before forward");
     detail::check_shape("rms_norm::backward", "gradient", dy, xhat_.rows(), features_);
     matrix<T> dxhat;
     if constexpr (G == gain::learned) {

@@ -5,15 +5,17 @@
 //   gamma = max(max_j |x_j|, eps_x)                          eps_x = 1e-5
 //   xq_j  = clamp(round(127 * x_j / gamma), -128, 127)        int8 codes
 //   x~_j  = gamma * xq_j / 127                                (fake_quantize)
-// With gamma from the row itself |127 x_j / gamma| <= 127, so the -128 end of the clamp is
-// reached only through quantize_with(x, gamma) with a caller's gamma (static or calibrated
-// scales), where it matters.
+// With gamma from the row itself |127 x_j / gamma| <= 127 (short of overflow near FLT_MAX),
+// so the -128 end of the clamp is reached through quantize_with(x, gamma) with a caller's
+// gamma (static or calibrated scales), where it matters.
 // Backward (straight-through; gamma gets no gradient):
 //   ste:          dL/dx = dL/dx~
 //   clipped_ste:  dL/dx_j = dL/dx~_j * [ |x_j| <= gamma ]     (never clips with absmax gamma)
 //
 // Scale invariance (used by the kernels to fold a gain-free RMSNorm into the output scale):
-//   for r > 0, the codes of x / r equal the codes of x (until gamma hits the eps floor).
+//   for r > 0, the codes of x / r equal the codes of x in exact arithmetic (until gamma hits
+//   the eps floor). In floating point they are identical when r is a power of two; for other
+//   r a code can differ by 1 where 127 x / gamma lies within rounding error of a tie.
 //
 // Non-finite input: a row whose gamma is not finite comes out all NaN from fake_quantize;
 // quantize() throws std::domain_error naming the first non-finite element.
@@ -61,7 +63,8 @@ struct absmax_int8 {
     return std::clamp(Rounding::apply(T(127) * x / gamma), T(-128), T(127));
   }
 
-  /// Quantizes with caller-given per-row gammas (rows x 1); scales = gamma / 127.
+  /// Quantizes with caller-given per-row gammas (rows x 1, each finite and > 0);
+  /// scales = gamma / 127.
   template <class T>
   static quantized<T> quantize_with(const matrix<T>& x, const matrix<T>& gamma) {
     detail::check_shape("absmax_int8::quantize_with", "gamma", gamma, x.rows(), 1);
@@ -69,6 +72,10 @@ struct absmax_int8 {
       throw std::domain_error("absmax_int8::quantize: activation(" + std::to_string(i) + ", " +
                               std::to_string(j) + ") is not finite");
     }
+    for (index i = 0; i < gamma.rows(); ++i)
+      if (!(std::isfinite(gamma(i, 0)) && gamma(i, 0) > T(0)))
+        throw std::domain_error("absmax_int8::quantize_with: gamma(" + std::to_string(i) +
+                                ") = " + std::to_string(double(gamma(i, 0))) + " must be finite and positive");
     quantized<T> q;
     q.group = x.cols() > 0 ? x.cols() : 1;
     q.codes.resize(x.rows(), x.cols());

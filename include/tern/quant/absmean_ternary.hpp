@@ -11,8 +11,8 @@
 //
 // Non-finite input: a block whose beta is not finite (it holds a NaN or an Inf) comes out
 // all NaN from fake_quantize, so divergence shows in the loss instead of being clamped away;
-// quantize() throws std::domain_error naming the first non-finite element, since int8 codes
-// cannot represent it.
+// quantize() throws std::domain_error naming the first non-finite element (or an overflowing
+// scale), since int8 codes cannot represent it.
 //
 // Template parameters:
 //   Granularity  per_tensor (reference BitNet), per_channel, or per_group<G> along K
@@ -69,6 +69,8 @@ struct absmean_ternary {
     }
     quantized<T> q;
     q.scales = scales(w);
+    if (!q.scales.allFinite())  // finite weights whose mean |W| overflows T
+      throw std::domain_error("absmean_ternary::quantize: a scale overflows (mean |W| of a block is not finite)");
     q.group = Granularity::group_size(w.cols());
     q.codes.resize(w.rows(), w.cols());
     detail::for_each_scale_block<Granularity>(

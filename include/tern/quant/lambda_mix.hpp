@@ -6,6 +6,7 @@
 // with a clipped STE the mask is weighted by lambda. lambda outside [0, 1] is rejected.
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "tern/quant/quantizer.hpp"
 
@@ -21,7 +22,7 @@ void check_lambda(T lambda) {
 }  // namespace detail
 
 template <Quantizer Q, class T>
-matrix<T> mix_forward(const matrix<T>& x, T lambda) {
+matrix<T> mix_forward(const matrix<T>& x, std::type_identity_t<T> lambda) {
   detail::check_lambda(lambda);
   if (lambda == T(0)) return x;  // FP: skip the quantizer's cost entirely
   if (lambda == T(1)) return Q::fake_quantize(x);
@@ -29,7 +30,7 @@ matrix<T> mix_forward(const matrix<T>& x, T lambda) {
 }
 
 template <Quantizer Q, class T>
-matrix<T> mix_backward(const matrix<T>& x, const matrix<T>& g, T lambda) {
+matrix<T> mix_backward(const matrix<T>& x, const matrix<T>& g, std::type_identity_t<T> lambda) {
   detail::check_lambda(lambda);
   if (lambda == T(0)) return g;
   if (lambda == T(1)) return Q::backward(x, g);

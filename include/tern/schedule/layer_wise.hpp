@@ -14,6 +14,7 @@
 // Template parameter Ramp: any Schedule; it receives the shifted step (negative before the
 // layer's start, where warmup ramps give 0).
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -71,6 +72,9 @@ class layer_wise {
   static void check(int n, std::int64_t delay) {
     if (n <= 0) throw std::invalid_argument("layer_wise: n_layers = " + std::to_string(n) + " must be positive");
     if (delay < 0) throw std::invalid_argument("layer_wise: delay = " + std::to_string(delay) + " must not be negative");
+    if (delay > std::numeric_limits<std::int64_t>::max() / 4 / n)
+      throw std::invalid_argument("layer_wise: delay = " + std::to_string(delay) + " times " + std::to_string(n) +
+                                  " layers overflows the step counter");
   }
 
   Ramp ramp_;

@@ -18,7 +18,8 @@ struct sigmoid_warmup {
 
   sigmoid_warmup(std::int64_t t, double k_ = 10.0) : steps(t), k(k_) {
     if (t <= 0) throw std::invalid_argument("sigmoid_warmup: steps = " + std::to_string(t) + " must be positive");
-    if (!(k_ > 0.0)) throw std::invalid_argument("sigmoid_warmup: k = " + std::to_string(k_) + " must be positive");
+    if (!(k_ >= 1e-3 && k_ <= 700.0))  // below: s(1) - s(0) vanishes; above: exp overflows
+      throw std::invalid_argument("sigmoid_warmup: k = " + std::to_string(k_) + " must be in [0.001, 700]");
   }
   double lambda(std::int64_t t, int) const {
     const double u = std::clamp(double(t) / double(steps), 0.0, 1.0);

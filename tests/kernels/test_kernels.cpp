@@ -7,6 +7,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tern/kernels/gemm.hpp"
@@ -340,6 +341,29 @@ TEST_CASE("extremes: all +1 / -1 weights with +127 / -128 activations at K = 655
     CHECK(a(1, 1, 0) == 128 * 65536);
     CHECK(a(1, 2, 0) == -128 * 65536);
   }, false);
+}
+
+/// A user-supplied executor: runs the tasks in reverse order on std::threads of its own.
+struct reverse_thread_executor {
+  index concurrency() const { return 3; }
+  template <class F>
+  void parallel_for(index n, F&& f) {
+    std::vector<std::thread> ts;
+    for (index t = n - 1; t >= 0; --t) ts.emplace_back([&f, t] { f(t); });
+    for (auto& th : ts) th.join();
+  }
+};
+static_assert(executor<reverse_thread_executor>);
+
+TEST_CASE("a user-supplied executor gives the same result as the sequential one", "[kernels][executor]") {
+  std::mt19937 rng(13);
+  const packed_ternary w(random_ternary(50, 300, rng), matrix<float>::Ones(1, 1), 0);
+  for (index n : {1, 9}) {
+    const auto x = make_activations(int8_tokens(random_int8(n, 300, rng), rng), w.layout());
+    reverse_thread_executor ex;
+    CHECK(same_acc(gemm_acc(w, x, detect_path(), ex), gemm_acc_ref(w, x)));
+    CHECK(gemm(w, x, detect_path(), ex) == gemm(w, x, detect_path()));
+  }
 }
 
 TEST_CASE("run-time dispatch refuses paths the CPU lacks and picks a supported one", "[kernels][dispatch]") {

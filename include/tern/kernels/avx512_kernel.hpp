@@ -44,13 +44,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void hsum16(const __
   constexpr __mmask8 all8 = 0xff;
   __m512i a[8], b[4];
   for (int i = 0; i < 8; ++i)
-    a[i] = _mm512_add_epi32(_mm512_maskz_unpacklo_epi32(all16, v[2 * i], v[2 * i + 1]), _mm512_maskz_unpackhi_epi32(all16, v[2 * i], v[2 * i + 1]));
+    a[i] = _mm512_add_epi32(_mm512_maskz_unpacklo_epi32(all16, v[2 * i], v[2 * i + 1]),
+                            _mm512_maskz_unpackhi_epi32(all16, v[2 * i], v[2 * i + 1]));
   for (int j = 0; j < 4; ++j)
-    b[j] = _mm512_add_epi32(_mm512_maskz_unpacklo_epi64(all8, a[2 * j], a[2 * j + 1]), _mm512_maskz_unpackhi_epi64(all8, a[2 * j], a[2 * j + 1]));
+    b[j] = _mm512_add_epi32(_mm512_maskz_unpacklo_epi64(all8, a[2 * j], a[2 * j + 1]),
+                            _mm512_maskz_unpackhi_epi64(all8, a[2 * j], a[2 * j + 1]));
   // b[j], 128-bit lane l: partial sums of v[4j .. 4j+3] over lane l.
-  const __m512i c0 = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, b[0], b[1], 0x88), _mm512_maskz_shuffle_i32x4(all16, b[0], b[1], 0xdd));
-  const __m512i c1 = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, b[2], b[3], 0x88), _mm512_maskz_shuffle_i32x4(all16, b[2], b[3], 0xdd));
-  const __m512i d = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, c0, c1, 0x88), _mm512_maskz_shuffle_i32x4(all16, c0, c1, 0xdd));
+  const __m512i c0 = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, b[0], b[1], 0x88),
+                                      _mm512_maskz_shuffle_i32x4(all16, b[0], b[1], 0xdd));
+  const __m512i c1 = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, b[2], b[3], 0x88),
+                                      _mm512_maskz_shuffle_i32x4(all16, b[2], b[3], 0xdd));
+  const __m512i d = _mm512_add_epi32(_mm512_maskz_shuffle_i32x4(all16, c0, c1, 0x88),
+                                     _mm512_maskz_shuffle_i32x4(all16, c0, c1, 0xdd));
   _mm512_storeu_si512(out, d);
 }
 

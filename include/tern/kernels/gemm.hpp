@@ -7,14 +7,16 @@
 //   y(n, i)      = (sum_g float(acc(n, i, g)) * beta(i, g)) * s_n
 //
 // Composition (CuTe's three layers): the raw instruction lives in the per-architecture
-// dot_tile overloads (generic_kernel.hpp, avx2_kernel.hpp, avx512_kernel.hpp); their tile shapes
-// are tile_shape<Arch>; this file composes them: rows cut into R-row tiles (split evenly over
-// the executor's threads), tokens into C-column tiles inside column blocks that stay in L2, one
-// dot_tile call per (row tile, column tile, group) so each unpacked weight vector is reused for
-// C tokens. Row and column tails reuse the last valid row/token and discard the extra results.
+// dot_tile overloads (generic_kernel.hpp, avx2_kernel.hpp, avx512_kernel.hpp; dot_tile_b3 in
+// base3_kernel.hpp for tq1; amx_kernel.hpp is a whole-GEMM path); their tile shapes are
+// tile_shape<Arch>; this file composes them: rows cut into R-row tiles (split evenly over the
+// executor's threads) walked in L2-sized row blocks, tokens in C-token tiles that stay in L1,
+// one dot_tile call per (row tile, token tile, group) so each unpacked weight vector is reused
+// for C tokens. Row and token tails reuse the last valid row/token and drop the extra results.
 //
 // Calling:
 //   auto y = gemm(w, x);                         // best_arch of this translation unit
+//   (w: packed_ternary or packed_ternary_base3; x: quantize_activations(x, w.layout()))
 //   auto y = gemm(w, x, avx512vnni{}, pool);     // a given path and executor
 //   auto y = gemm(w, x, detect_path(), pool);    // run-time dispatch (checks cpu_supports)
 #include <algorithm>

@@ -13,6 +13,7 @@
 // Products are at most 2 * 128 = 256 in magnitude; one block adds at most 4 slices x
 // (64 / vector bytes) loads x 2 products per 16-bit lane, <= 8192, so the int16 partial sums
 // never overflow before they are widened to int32 (the same even/odd split) after every block.
+#include <cstddef>
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
@@ -59,8 +60,15 @@ inline void dot_tile(generic, const std::uint8_t* const* w, const std::int8_t* c
         acc[r][c] += ((t << 16) >> 16) + (t >> 16);
       }
   }
+  // Lane sums through memory (xsimd::hadd on AVX-512 trips GCC 12's -Wuninitialized).
+  alignas(64) std::int32_t lanes[b32::size];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) out[r * C + c] = xsimd::hadd(acc[r][c]);
+    for (int c = 0; c < C; ++c) {
+      acc[r][c].store_aligned(lanes);
+      std::int32_t sum = 0;
+      for (std::size_t l = 0; l < b32::size; ++l) sum += lanes[l];
+      out[r * C + c] = sum;
+    }
 }
 
 }  // namespace TERN_KERNELS_ABI

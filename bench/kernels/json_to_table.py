@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Markdown table of docs/benchmarks.md from bench_kernels JSON output.
+
+usage: python3 bench/kernels/json_to_table.py kernels.json
+Takes the median aggregate when the run used --benchmark_repetitions, else the single run.
+"""
+import json
+import re
+import sys
+
+
+def main(path):
+    d = json.load(open(path))
+    rows = {}
+    for b in d["benchmarks"]:
+        if b.get("aggregate_name", "median") != "median":
+            continue
+        n = b["name"].replace("/real_time", "").replace("_median", "")
+        m = re.match(r"(.*)/threads:(\d)", n)
+        rows.setdefault(m.group(1), {})[int(m.group(2))] = b
+
+    def v(key, t, c):
+        b = rows.get(key, {}).get(t)
+        return b[c] if b else None
+
+    def r(a, b):
+        return f"{a / b:.1f}" if a and b else "-"
+
+    print("| benchmark | 1T mean | 1T best | 2T mean | 2T best | 2T/1T (best) | weight GB/s best 1T / 2T "
+          "| x Eigen f32 1T / 2T | x int8 naive 1T / 2T |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k in rows:
+        op, fmt, _, shape = k.split("/")
+        base = op.replace("_dram", "")
+        e, i8 = f"{base}/f32/eigen/{shape}", f"{base}/i8/naive/{shape}"
+        m1, b1, m2, b2 = v(k, 1, "gflops"), v(k, 1, "gflops_best"), v(k, 2, "gflops"), v(k, 2, "gflops_best")
+        w1, w2 = v(k, 1, "weight_gbps_best"), v(k, 2, "weight_gbps_best")
+        isb = fmt in ("f32", "i8")
+        er = "-" if isb else f"{r(b1, v(e, 1, 'gflops_best'))} / {r(b2, v(e, 2, 'gflops_best'))}"
+        ir = "-" if isb else f"{r(b1, v(i8, 1, 'gflops_best'))} / {r(b2, v(i8, 2, 'gflops_best'))}"
+        print(f"| `{k}` | {m1:.0f} | {b1:.0f} | {m2:.0f} | {b2:.0f} | {b2 / b1:.2f} | {w1:.1f} / {w2:.1f} | {er} | {ir} |")
+    print()
+    print("load_avg at start:", d["context"].get("load_avg"), "date", d["context"].get("date"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

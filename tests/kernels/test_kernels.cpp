@@ -384,7 +384,13 @@ TEST_CASE("run-time dispatch refuses paths the CPU lacks and picks a supported o
 
 TEST_CASE("a baseline-compiled translation unit dispatches to every path, bit-exact", "[kernels][dispatch]") {
   INFO("this TU: " << TERN_TEST_ABI_NAME << ", baseline TU: " << tern_test::baseline_abi_name());
-  CHECK(tern_test::baseline_abi_name() != TERN_TEST_ABI_NAME);  // distinct kernel symbols
+  // Distinct kernel symbols whenever the two TUs were compiled for different ISAs (with
+  // TERN_NATIVE=OFF both are baseline and share one, identically compiled, copy).
+  if (tern_test::baseline_abi_name() == TERN_TEST_ABI_NAME)
+    WARN("both translation units target " << TERN_TEST_ABI_NAME << ": ABI separation not exercised");
+#if defined(__AVX2__) && (defined(__x86_64__) || defined(_M_X64))
+  CHECK(tern_test::baseline_abi_name() != TERN_TEST_ABI_NAME);
+#endif
   std::mt19937 rng(12);
   for (const bool base3 : {false, true})
     for (const index group : {index(0), index(100)}) {

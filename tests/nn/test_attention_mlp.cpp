@@ -82,6 +82,7 @@ TEST_CASE("attention: bad configuration and shapes throw", "[nn][attention]") {
   CHECK_THROWS_AS(fp_attention(8, 4, 3, 4), std::invalid_argument);   // 3 does not divide 4
   CHECK_THROWS_AS(fp_attention(12, 4, 4, 4), std::invalid_argument);  // head width 3 is odd
   fp_attention a(8, 2, 2, 4);
+  CHECK_THROWS_AS(a.backward(md::Zero(8, 8)), std::logic_error);  // before forward
   CHECK_THROWS_WITH(a.forward(md::Zero(4, 6), 4), Catch::Contains("4x6") && Catch::Contains("?x8"));
   CHECK_THROWS_AS(a.forward(md::Zero(6, 8), 4), tern::shape_error);  // 6 rows, seq 4
   CHECK_THROWS_AS(a.forward(md::Zero(8, 8), 8), tern::shape_error);  // seq longer than max_seq
@@ -109,6 +110,7 @@ TEST_CASE("swiglu_mlp: forward matches the reference, gradients match finite dif
 
 TEST_CASE("swiglu_mlp: bad shapes throw", "[nn][mlp]") {
   tern::swiglu_mlp<double, fp, fp> m(8, 12);
+  CHECK_THROWS_AS(m.backward(md::Zero(3, 8)), std::logic_error);  // before forward
   CHECK_THROWS_WITH(m.forward(md::Zero(3, 7)), Catch::Contains("3x7") && Catch::Contains("?x8"));
   m.forward(md::Zero(3, 8));
   CHECK_THROWS_AS(m.backward(md::Zero(2, 8)), tern::shape_error);

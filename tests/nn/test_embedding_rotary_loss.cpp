@@ -43,6 +43,7 @@ TEST_CASE("embedding: bad ids and shapes throw", "[nn][embedding]") {
   e.forward(ok);
   CHECK_THROWS_WITH(e.backward(md::Zero(3, 3)), Catch::Contains("3x3") && Catch::Contains("2x3"));
   CHECK_THROWS_AS(tern::embedding<double>(0, 3), std::invalid_argument);
+  CHECK_THROWS_AS(tern::embedding<double>(5, 3).backward(md::Zero(0, 3)), std::logic_error);  // before forward
 }
 
 
@@ -140,6 +141,7 @@ TEST_CASE("cross_entropy: bad targets and shapes throw", "[nn][loss]") {
   CHECK_THROWS_AS(ce.forward(z, std::vector<token>{0, -1, 1}), std::out_of_range);
   CHECK_THROWS_AS(ce.forward(z, std::vector<token>{0, 1}), tern::shape_error);
   CHECK_THROWS_AS(ce.forward(md::Zero(1, 0), std::vector<token>{0}), std::out_of_range);  // empty vocab
+  CHECK_THROWS_AS(tern::cross_entropy<double>().backward(), std::logic_error);             // before forward
 }
 
 TEST_CASE("kd_loss: zero for identical logits, direct formula, tau^2-scaled gradient", "[nn][loss]") {
@@ -175,6 +177,7 @@ TEST_CASE("kd_loss: zero for identical logits, direct formula, tau^2-scaled grad
 TEST_CASE("kd_loss: bad shapes and temperatures throw", "[nn][loss]") {
   tern::kd_loss<double> kd;
   CHECK_THROWS_WITH(kd.forward(md::Zero(2, 5), md::Zero(2, 4)), Catch::Contains("2x5") && Catch::Contains("2x4"));
+  CHECK_THROWS_AS(kd.backward(), std::logic_error);  // before forward
   CHECK_THROWS_AS(kd.forward(md::Zero(2, 0), md::Zero(2, 0)), tern::shape_error);
   CHECK_THROWS_AS(kd.forward(md::Zero(0, 3), md::Zero(0, 3)), tern::shape_error);
   CHECK_THROWS_AS(tern::kd_loss<double>(0.0), std::invalid_argument);

@@ -307,11 +307,14 @@ TEST_CASE("transformer: bad configs, tokens and shapes throw", "[nn][transformer
   c.dim = 0;
   CHECK_THROWS_WITH(tern::transformer<double>(c, 1), Catch::Contains("dim"));
   tern::transformer<double> m(tiny_config(), 1);
+  CHECK_THROWS_AS(m.backward(md::Zero(5, 11)), std::logic_error);  // before forward
   const std::vector<token> five = {1, 2, 3, 4, 5};
   CHECK_THROWS_AS(m.forward(five, 2), tern::shape_error);      // 5 tokens, seq 2
   CHECK_THROWS_AS(m.forward(five, 5), tern::shape_error);      // seq 5 > max_seq 4
+  m.forward(five, 1);  // a good forward, then a failing one
   const std::vector<token> bad = {1, 11};
   CHECK_THROWS_AS(m.forward(bad, 2), std::out_of_range);        // id 11 >= vocab 11
+  CHECK_THROWS_AS(m.backward(md::Zero(2, 11)), std::logic_error);  // the failed forward left no cache
   m.forward(five, 1);
   CHECK_THROWS_WITH(m.backward(md::Zero(5, 10)), Catch::Contains("5x10") && Catch::Contains("5x11"));
 }

@@ -89,18 +89,18 @@ class attention {
     if (seq_len <= 0 || x.rows() % seq_len != 0)
       throw shape_error("attention::forward: input is " + detail::shape_str(x.rows(), x.cols()) +
                         ", its rows are not a multiple of the sequence length " + std::to_string(seq_len));
-    seq_ = seq_len;
+    seq_ = 0;  // a throwing step below leaves no usable cache behind
     batch_ = x.rows() / seq_len;
     qr_ = rope_.forward(q_.forward(x), seq_len);
     kr_ = rope_.forward(k_.forward(x), seq_len);
     v_cache_ = v_.forward(x);
-    probs_.resize(batch_ * n_heads_ * seq_, seq_);
+    const index S = seq_len, d = head_dim_, rep = n_heads_ / n_kv_heads_;
+    probs_.resize(batch_ * n_heads_ * S, S);
     matrix<T> ctx(x.rows(), n_heads_ * head_dim_);
-    const index S = seq_, d = head_dim_, rep = n_heads_ / n_kv_heads_;
     const T scale = T(1.0 / std::sqrt(double(d)));
     const index jobs = batch_ * n_kv_heads_;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (parallel_worth_it())
+#pragma omp parallel for schedule(static) if (parallel_worth_it(S))
 #endif
     for (index job = 0; job < jobs; ++job) {
       const index b = job / n_kv_heads_, g = job % n_kv_heads_;
@@ -118,12 +118,15 @@ class attention {
         ctx.block(b * S, h * d, S, d).noalias() = p * vb;
       }
     }
-    return o_.forward(ctx);
+    matrix<T> y = o_.forward(ctx);
+    seq_ = S;
+    return y;
   }
 
   // ---- backward ----
   /// dy: (B*seq_len) x D, after forward. Returns dL/dx; accumulates parameter gradients.
   matrix<T> backward(const matrix<T>& dy) {
+    if (seq_ == 0) throw std::logic_error("attention::backward: called before forward");
     detail::check_shape("attention::backward", "dy", dy, batch_ * seq_, dim_);
     const matrix<T> dctx = o_.backward(dy);
     const index S = seq_, d = head_dim_, rep = n_heads_ / n_kv_heads_;
@@ -133,7 +136,7 @@ class attention {
     matrix<T> dv = matrix<T>::Zero(dy.rows(), n_kv_heads_ * d);
     const index jobs = batch_ * n_kv_heads_;
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (parallel_worth_it())
+#pragma omp parallel for schedule(static) if (parallel_worth_it(S))
 #endif
     for (index job = 0; job < jobs; ++job) {
       const index b = job / n_kv_heads_, g = job % n_kv_heads_;
@@ -162,7 +165,7 @@ class attention {
  private:
   // Threads pay off only above a few hundred thousand flops per call; tiny shapes (tests,
   // single tokens) stay on the calling thread.
-  bool parallel_worth_it() const { return batch_ * n_heads_ * seq_ * seq_ * head_dim_ >= (index(1) << 18); }
+  bool parallel_worth_it(index seq) const { return batch_ * n_heads_ * seq * seq * head_dim_ >= (index(1) << 18); }
 
   static index checked_head_dim(index dim, index n_heads, index n_kv_heads) {
     if (dim <= 0 || n_heads <= 0 || n_kv_heads <= 0)

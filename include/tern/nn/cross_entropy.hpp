@@ -58,6 +58,7 @@ class cross_entropy {
     detail::check_targets("cross_entropy::forward", targets, logits.rows(), logits.cols());
     matrix<T> shifted;
     Eigen::Matrix<T, Eigen::Dynamic, 1> log_sum;
+    probs_.resize(0, 0);
     detail::softmax_rows(logits, T(1), probs_, shifted, log_sum);
     targets_.assign(targets.begin(), targets.end());
     double total = 0;
@@ -68,6 +69,7 @@ class cross_entropy {
 
   /// dL/dlogits = (softmax(logits) - onehot(targets)) / N, for the last forward.
   matrix<T> backward() const {
+    if (probs_.size() == 0) throw std::logic_error("cross_entropy::backward: called before forward");
     matrix<T> d = probs_;
     for (index r = 0; r < d.rows(); ++r) d(r, targets_[std::size_t(r)]) -= T(1);
     d /= T(d.rows());

@@ -56,6 +56,7 @@ class embedding {
                                 std::to_string(v) + ")");
     }
     tokens_.assign(tokens.begin(), tokens.end());
+    has_cache_ = true;
     matrix<T> y(index(tokens.size()), dim());
     for (index r = 0; r < y.rows(); ++r) y.row(r) = weight_.value.row(tokens_[std::size_t(r)]);
     return y;
@@ -63,6 +64,7 @@ class embedding {
 
   // ---- backward: scatter-add into the rows of dE (accumulates) ----
   void backward(const matrix<T>& dy) {
+    if (!has_cache_) throw std::logic_error("embedding::backward: called before forward");
     detail::check_shape("embedding::backward", "dy", dy, index(tokens_.size()), dim());
     for (index r = 0; r < dy.rows(); ++r) weight_.grad.row(tokens_[std::size_t(r)]) += dy.row(r);
   }
@@ -70,6 +72,7 @@ class embedding {
  private:
   parameter<T> weight_;
   std::vector<token> tokens_;
+  bool has_cache_ = false;
 };
 
 }  // namespace tern

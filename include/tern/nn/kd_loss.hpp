@@ -55,7 +55,10 @@ class kd_loss {
   }
 
   /// dL/dstudent = tau * (p - q) / N, for the last forward.
-  matrix<T> backward() const { return (T(tau_ / double(p_.rows())) * (p_ - q_)).eval(); }
+  matrix<T> backward() const {
+    if (p_.size() == 0) throw std::logic_error("kd_loss::backward: called before forward");
+    return (T(tau_ / double(p_.rows())) * (p_ - q_)).eval();
+  }
 
  private:
   double tau_;

@@ -10,6 +10,7 @@
 //             dx = W_gate.backward(da) + W_up.backward(du)
 //
 // Forward caches a, u and sigma(a).
+#include <stdexcept>
 #include <string_view>
 
 #include "tern/core/matrix.hpp"
@@ -52,14 +53,18 @@ class swiglu_mlp {
   // ---- forward ----
   matrix<T> forward(const matrix<T>& x) {
     detail::check_shape("swiglu_mlp::forward", "input", x, -1, dim_);
+    has_cache_ = false;  // a throwing step below leaves no usable cache behind
     a_ = gate_.forward(x);
     u_ = up_.forward(x);
     sig_ = (T(1) / (T(1) + (-a_.array()).exp())).matrix();
-    return down_.forward((a_.array() * sig_.array() * u_.array()).matrix());
+    matrix<T> y = down_.forward((a_.array() * sig_.array() * u_.array()).matrix());
+    has_cache_ = true;
+    return y;
   }
 
   // ---- backward ----
   matrix<T> backward(const matrix<T>& dy) {
+    if (!has_cache_) throw std::logic_error("swiglu_mlp::backward: called before forward");
     detail::check_shape("swiglu_mlp::backward", "dy", dy, a_.rows(), dim_);
     const matrix<T> dh = down_.backward(dy);
     const auto s = sig_.array();
@@ -75,6 +80,7 @@ class swiglu_mlp {
   InLinear gate_, up_;
   OutLinear down_;
   matrix<T> a_, u_, sig_;  // cache: gate pre-activation, up output, sigma(a)
+  bool has_cache_ = false;
 };
 
 }  // namespace tern

@@ -179,11 +179,12 @@ class transformer {
     if (tokens.empty() || index(tokens.size()) % seq_len != 0)
       throw shape_error("transformer::forward: " + std::to_string(tokens.size()) +
                         " tokens is not a positive multiple of the sequence length " + std::to_string(seq_len));
-    seq_ = seq_len;
-    rows_ = index(tokens.size());
+    rows_ = 0;  // a throwing step below leaves no usable cache behind
     matrix<T> x = embed_.forward(tokens);
     for (auto& block : layers_) x = block.forward(x, seq_len);
-    return head_.forward(final_norm_.forward(x));
+    matrix<T> logits = head_.forward(final_norm_.forward(x));
+    rows_ = index(tokens.size());
+    return logits;
   }
 
   /// tokens: B x S (one sequence per row).
@@ -194,6 +195,7 @@ class transformer {
   // ---- backward ----
   /// dlogits: (B*S) x vocab, after forward. Accumulates every parameter's gradient.
   void backward(const matrix<T>& dlogits) {
+    if (rows_ == 0) throw std::logic_error("transformer::backward: called before forward");
     detail::check_shape("transformer::backward", "dlogits", dlogits, rows_, cfg_.vocab);
     matrix<T> dx = final_norm_.backward(head_.backward(dlogits));
     for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) dx = it->backward(dx);
@@ -262,7 +264,7 @@ class transformer {
   head_type head_;
   std::vector<double> lambdas_;
   double head_lambda_ = 1.0;
-  index seq_ = 0, rows_ = 0;  // shape of the last forward
+  index rows_ = 0;  // tokens in the last (successful) forward; 0: no cache
 };
 
 }  // namespace tern

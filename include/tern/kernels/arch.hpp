@@ -1,7 +1,8 @@
 #pragma once
 // Instruction-set tags for the ternary kernels, xsimd style, and the two ways to pick one.
 //
-// Tags inherit from the less capable ones (amx : avx512vnni : avx512bw : avx2 : generic), and
+// Tags inherit from the less capable ones (amx : avx512vnni : avx512bw : avx2 : generic on x86,
+// neon_dotprod : neon : generic on AArch64), and
 // every kernel is an overload on a tag parameter: the most specific overload wins and a tag
 // without its own overload falls back to its base by itself. `reference` is not in the chain;
 // it names the scalar specification (kernels/reference.hpp).
@@ -12,7 +13,8 @@
 //  - run time (opt in): `detect_path()` asks the CPU (and, for AMX, the Linux kernel), and
 //    `run_path(p, f)` calls f with the matching tag. The x86 paths are compiled with
 //    function-level target attributes, so they exist in every x86 translation unit whatever its
-//    flags, and are only ever called after the CPU said yes.
+//    flags, and are only ever called after the CPU said yes. Same on AArch64: neon is always
+//    there, neon_dotprod has a target attribute and is asked for through Linux's HWCAP_ASIMDDP.
 //
 // ODR safety (the Highway rule): every kernel lives in the inline namespace TERN_KERNELS_ABI,
 // whose name encodes the translation unit's baseline instruction set. Two translation units
@@ -30,6 +32,15 @@
 #define TERN_KERNELS_X86 0
 #endif
 
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define TERN_KERNELS_NEON 1
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#else
+#define TERN_KERNELS_NEON 0
+#endif
+
 #if defined(__AMX_INT8__) && defined(__AMX_TILE__) && defined(__AVX512VNNI__)
 #define TERN_KERNELS_ABI abi_amx
 #elif defined(__AVX512VNNI__) && defined(__AVX512BW__)
@@ -44,6 +55,8 @@
 #define TERN_KERNELS_ABI abi_avx
 #elif defined(__SSE4_1__)
 #define TERN_KERNELS_ABI abi_sse41
+#elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+#define TERN_KERNELS_ABI abi_aarch64_dotprod
 #elif defined(__aarch64__)
 #define TERN_KERNELS_ABI abi_aarch64
 #else
@@ -78,11 +91,25 @@ struct amx : avx512vnni {
   static constexpr std::string_view name = "amx";
 };
 
-/// Run-time names of the paths, in order of capability.
-enum class path { reference, generic, avx2, avx512bw, avx512vnni, amx };
+/// AArch64 NEON: smull/smlal into int16, sadalp into int32 (ARMv8.0, always present).
+struct neon : generic {
+  static constexpr std::string_view name = "neon";
+};
+/// AArch64 NEON DotProd (ARMv8.2): sdot (s8 x s8 -> s32).
+struct neon_dotprod : neon {
+  static constexpr std::string_view name = "neon-dotprod";
+};
 
+/// Run-time names of the paths, x86 ones in order of capability, then the AArch64 ones.
+enum class path { reference, generic, avx2, avx512bw, avx512vnni, amx, neon, neon_dotprod };
+
+/// The paths of this architecture (what the tests walk).
+#if TERN_KERNELS_NEON
+inline constexpr path all_paths[] = {path::reference, path::generic, path::neon, path::neon_dotprod};
+#else
 inline constexpr path all_paths[] = {path::reference, path::generic,    path::avx2,
                                      path::avx512bw,  path::avx512vnni, path::amx};
+#endif
 
 inline constexpr std::string_view path_name(path p) {
   switch (p) {
@@ -92,6 +119,8 @@ inline constexpr std::string_view path_name(path p) {
     case path::avx512bw: return avx512bw::name;
     case path::avx512vnni: return avx512vnni::name;
     case path::amx: return amx::name;
+    case path::neon: return neon::name;
+    case path::neon_dotprod: return neon_dotprod::name;
   }
   return "?";
 }
@@ -104,6 +133,10 @@ using best_arch = avx512vnni;
 using best_arch = avx512bw;
 #elif TERN_KERNELS_X86 && defined(__AVX2__)
 using best_arch = avx2;
+#elif TERN_KERNELS_NEON && defined(__ARM_FEATURE_DOTPROD)
+using best_arch = neon_dotprod;
+#elif TERN_KERNELS_NEON
+using best_arch = neon;
 #else
 using best_arch = generic;
 #endif
@@ -138,18 +171,32 @@ inline bool cpu_supports(path p) {
     case path::amx:
       return cpu_supports(path::avx512vnni) && __builtin_cpu_supports("amx-tile") &&
              __builtin_cpu_supports("amx-int8") && amx_permission();
-#else
-    default: return false;
 #endif
+#if TERN_KERNELS_NEON
+    case path::neon: return true;
+    case path::neon_dotprod:
+#if defined(__ARM_FEATURE_DOTPROD)
+      return true;
+#elif defined(__linux__) && defined(HWCAP_ASIMDDP)
+      return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+      return false;
+#endif
+#endif
+    default: return false;
   }
   return false;
 }
 
 /// The most capable non-AMX path this CPU runs (run-time selection; AMX only on request).
 inline path detect_path() {
+#if TERN_KERNELS_NEON
+  return cpu_supports(path::neon_dotprod) ? path::neon_dotprod : path::neon;
+#else
   for (path p : {path::avx512vnni, path::avx512bw, path::avx2})
     if (cpu_supports(p)) return p;
   return path::generic;
+#endif
 }
 
 /// Calls f(tag) with the tag of path p (the caller checks cpu_supports(p) first).
@@ -162,6 +209,10 @@ decltype(auto) run_path(path p, F&& f) {
     case path::avx512bw: return f(avx512bw{});
     case path::avx512vnni: return f(avx512vnni{});
     case path::amx: return f(amx{});
+#endif
+#if TERN_KERNELS_NEON
+    case path::neon: return f(neon{});
+    case path::neon_dotprod: return f(neon_dotprod{});
 #endif
     default: return f(generic{});
   }

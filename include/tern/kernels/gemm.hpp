@@ -7,7 +7,7 @@
 //   y(n, i)      = (sum_g float(acc(n, i, g)) * beta(i, g)) * s_n
 //
 // Composition (CuTe's three layers): the raw instruction lives in the per-architecture
-// dot_tile overloads (generic_kernel.hpp, avx2_kernel.hpp, avx512_kernel.hpp; dot_tile_b3 in
+// dot_tile overloads (generic_kernel.hpp, avx2_kernel.hpp, avx512_kernel.hpp, neon_kernel.hpp; dot_tile_b3 in
 // base3_kernel.hpp for tq1; amx_kernel.hpp is a whole-GEMM path); their tile shapes are
 // tile_shape<Arch>; this file composes them: rows cut into R-row tiles (split evenly over the
 // executor's threads) walked in L2-sized row blocks, tokens in C-token tiles that stay in L1,
@@ -33,6 +33,7 @@
 #include "tern/kernels/base3_kernel.hpp"
 #include "tern/kernels/executor.hpp"
 #include "tern/kernels/generic_kernel.hpp"
+#include "tern/kernels/neon_kernel.hpp"
 #include "tern/kernels/packed_ternary.hpp"
 #include "tern/kernels/packed_ternary_base3.hpp"
 #include "tern/kernels/quantized_activations.hpp"

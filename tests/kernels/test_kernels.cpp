@@ -402,6 +402,11 @@ TEST_CASE("a baseline-compiled translation unit dispatches to every path, bit-ex
       const auto expect = naive_acc(wc, xc, group == 0 ? k : group);
       for (int pi = 0; pi < int(std::size(all_paths)); ++pi) {
         const auto got = tern_test::baseline_gemm_acc(wc.data(), xc.data(), sc.data(), m, k, n, group, pi, base3);
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+        // This TU needs DotProd to run at all, so the baseline TU's run-time check (HWCAP) must
+        // find it too: a silent skip of neon_dotprod there would be a detection bug.
+        CHECK_FALSE(got.empty());
+#endif
         if (got.empty()) {
           WARN("baseline TU: skipping path " << path_name(all_paths[pi]) << ": not supported by this CPU/OS");
           continue;

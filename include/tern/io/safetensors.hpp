@@ -41,9 +41,11 @@ void export_safetensors(const std::string& path, M& model, std::string_view mode
   std::uint64_t offset = 0;
   model.for_each_parameter([&](std::string_view name, parameter<T>& p) {
     const std::uint64_t bytes = sizeof(T) * static_cast<std::uint64_t>(p.value.size());
-    header += "\"" + detail::json_escape(name) + "\":{\"dtype\":\"" + dtype + "\",\"shape\":[" +
-              std::to_string(p.value.rows()) + "," + std::to_string(p.value.cols()) + "],\"data_offsets\":[" +
-              std::to_string(offset) + "," + std::to_string(offset + bytes) + "]},";
+    // Appends rather than operator+ chains (GCC 12 reports a false -Wrestrict on those).
+    header.append("\"").append(detail::json_escape(name)).append("\":{\"dtype\":\"").append(dtype);
+    header.append("\",\"shape\":[").append(std::to_string(p.value.rows())).append(",");
+    header.append(std::to_string(p.value.cols())).append("],\"data_offsets\":[");
+    header.append(std::to_string(offset)).append(",").append(std::to_string(offset + bytes)).append("]},");
     offset += bytes;
   });
   header += "\"__metadata__\":{\"format\":\"pt\",\"tern_model\":\"" + detail::json_escape(model_tag) + "\"}}";

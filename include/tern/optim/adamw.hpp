@@ -35,7 +35,7 @@ struct adamw_config {
   double eps = 1e-8;
   double weight_decay = 0.0;   ///< decoupled decay coefficient
   /// Which parameters decay. Default: matrices (both dimensions > 1), not gains or vectors.
-  std::function<bool(std::string_view name, index rows, index cols)> decays;
+  std::function<bool(std::string_view name, index rows, index cols)> decays{};
 };
 
 namespace detail {

@@ -40,7 +40,7 @@ struct trainer_options {
   std::string label = "train";
   std::ostream* log = nullptr;        ///< where progress lines go (nullptr: nowhere)
   /// lambda shown in the progress line for step t (e.g. the mean over layers); may be empty.
-  std::function<double(std::int64_t)> lambda_of;
+  std::function<double(std::int64_t)> lambda_of{};
 };
 
 struct train_report {

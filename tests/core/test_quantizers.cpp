@@ -46,6 +46,38 @@ TEST_CASE("rounding policies on ties and near-ties", "[quant][rounding]") {
   CHECK(std::isnan(round_half_even::apply(std::numeric_limits<float>::quiet_NaN())));
 }
 
+TEMPLATE_TEST_CASE("vectorized rounding equals the scalar definition", "[quant][rounding]", round_half_even,
+                   round_half_up, round_half_away) {
+  // Random values over a wide range, every half-integer tie in [-300, 300], and near-ties.
+  matrix<float> a = matrix<float>::Random(64, 64) * 200.0f;
+  std::vector<float> extra;
+  for (int k = -600; k <= 600; ++k) {
+    extra.push_back(k * 0.5f);
+    extra.push_back(std::nextafter(k * 0.5f, 1e9f));
+    extra.push_back(std::nextafter(k * 0.5f, -1e9f));
+  }
+  const Eigen::Map<const Eigen::ArrayXf> e(extra.data(), tern::index(extra.size()));
+  const Eigen::ArrayXf ev = TestType::apply_array(e);
+  for (tern::index i = 0; i < e.size(); ++i) REQUIRE(ev(i) == TestType::apply(e(i)));
+  const Eigen::ArrayXXf av = TestType::apply_array(a.array());
+  for (tern::index i = 0; i < a.rows(); ++i)
+    for (tern::index j = 0; j < a.cols(); ++j) REQUIRE(av(i, j) == TestType::apply(a(i, j)));
+}
+
+TEST_CASE("vectorized fake_quantize equals the scalar code() definition", "[quant]") {
+  const matrix<float> x = matrix<float>::Random(9, 131) * 3.0f;
+  const matrix<float> g = absmax_int8<>::gammas(x);
+  const matrix<float> a = absmax_int8<round_half_up>::fake_quantize(x);
+  const matrix<float> s = absmean_ternary<per_group<16>>::scales(x);
+  const matrix<float> t = absmean_ternary<per_group<16>>::fake_quantize(x);
+  for (tern::index i = 0; i < x.rows(); ++i)
+    for (tern::index j = 0; j < x.cols(); ++j) {
+      REQUIRE(a(i, j) == g(i, 0) * absmax_int8<round_half_up>::code(x(i, j), g(i, 0)) / 127.0f);
+      const float beta = s(i, j / 16);
+      REQUIRE(t(i, j) == beta * absmean_ternary<per_group<16>>::code(x(i, j), beta));
+    }
+}
+
 TEST_CASE("absmean ternary, per tensor, hand-worked", "[quant][ternary]") {
   // mean |W| = 3.5 / 8 = 0.4375; W / beta = .457 -1.371 2.286 0 / .229 -.229 .686 -2.743
   const matrix<float> w = mat<float>(2, 4, {0.2f, -0.6f, 1.0f, 0.0f, 0.1f, -0.1f, 0.3f, -1.2f});

@@ -47,13 +47,10 @@ struct absmax_int8 {
   static matrix<T> gammas(const matrix<T>& x) {
     matrix<T> g(x.rows(), 1);
     for (index i = 0; i < x.rows(); ++i) {
-      T m = T(0);
-      for (index j = 0; j < x.cols(); ++j) {
-        const T a = std::abs(x(i, j));
-        if (std::isnan(a)) { m = a; break; }
-        m = std::max(m, a);
-      }
-      g(i, 0) = std::isnan(m) ? m : std::max(m, T(eps));
+      const auto row = x.row(i).array();
+      // maxCoeff's NaN behaviour is unspecified: test for NaN first.
+      g(i, 0) = row.isNaN().any() ? std::numeric_limits<T>::quiet_NaN()
+                                  : std::max(x.cols() > 0 ? row.abs().maxCoeff() : T(0), T(eps));
     }
     return g;
   }
@@ -91,6 +88,12 @@ struct absmax_int8 {
     return quantize_with(x, gammas(x));
   }
 
+  /// The codes of a whole row, as floating-point values (vectorized form of code()).
+  template <class A, class T>
+  static auto codes_array(const A& row, T gamma) {
+    return Rounding::apply_array((row * T(127)) / gamma).max(T(-128)).min(T(127));
+  }
+
   template <class T>
   static matrix<T> fake_quantize(const matrix<T>& x) {
     const matrix<T> g = gammas(x);
@@ -101,7 +104,8 @@ struct absmax_int8 {
         out.row(i).setConstant(std::numeric_limits<T>::quiet_NaN());
         continue;
       }
-      for (index j = 0; j < x.cols(); ++j) out(i, j) = gamma * code(x(i, j), gamma) / T(127);
+      // gamma * code / 127, in that order: the same values as code() element by element.
+      out.row(i).array() = (codes_array(x.row(i).array(), gamma) * gamma) / T(127);
     }
     return out;
   }

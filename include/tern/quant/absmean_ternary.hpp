@@ -94,8 +94,9 @@ struct absmean_ternary {
             out.block(r0, c0, nr, nc).setConstant(std::numeric_limits<T>::quiet_NaN());
             return;
           }
-          for (index i = r0; i < r0 + nr; ++i)
-            for (index j = c0; j < c0 + nc; ++j) out(i, j) = beta * code(w(i, j), beta);
+          // beta * clamp(round(w / beta), -1, 1), vectorized; equal to beta * code(w, beta).
+          out.block(r0, c0, nr, nc).array() =
+              Rounding::apply_array(w.block(r0, c0, nr, nc).array() / beta).max(T(-1)).min(T(1)) * beta;
         });
     return out;
   }

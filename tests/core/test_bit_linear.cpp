@@ -7,8 +7,8 @@
 #include "support/gradcheck.hpp"
 
 using namespace tern;
-using test::max_rel_error;
-using test::numeric_gradient;
+using tern_test::numeric_grad;
+using tern_test::rel_error;
 
 namespace {
 template <class L>
@@ -35,11 +35,11 @@ TEMPLATE_TEST_CASE("bit_linear at lambda = 0 has the exact FP gradients", "[nn][
   l.forward(x);
   zero_grad(l);
   const matrix<double> dx = l.backward(R);
-  CHECK(max_rel_error(dx, numeric_gradient(x, loss)) < 1e-7);
+  CHECK(rel_error(dx, numeric_grad(x, loss)) < 1e-7);
   l.for_each_parameter([&](std::string_view name, parameter<double>& p) {
     INFO(name);
     const matrix<double> analytic = p.grad;
-    CHECK(max_rel_error(analytic, numeric_gradient(p.value, loss)) < 1e-7);
+    CHECK(rel_error(analytic, numeric_grad(p.value, loss)) < 1e-7);
   });
 }
 

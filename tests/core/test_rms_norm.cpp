@@ -6,8 +6,8 @@
 #include "support/gradcheck.hpp"
 
 using namespace tern;
-using test::max_rel_error;
-using test::numeric_gradient;
+using tern_test::numeric_grad;
+using tern_test::rel_error;
 
 TEMPLATE_TEST_CASE_SIG("rms_norm forward matches the formula", "[nn][rms_norm]", ((gain G), G), gain::none,
                        gain::learned) {
@@ -32,10 +32,10 @@ TEMPLATE_TEST_CASE_SIG("rms_norm backward matches finite differences", "[nn][rms
   n.forward(x);
   zero_grad(n);
   const matrix<double> dx = n.backward(R);
-  CHECK(max_rel_error(dx, numeric_gradient(x, loss)) < 1e-7);
+  CHECK(rel_error(dx, numeric_grad(x, loss)) < 1e-7);
   if constexpr (G == gain::learned) {
     const matrix<double> dg = n.gain_parameter().grad;
-    CHECK(max_rel_error(dg, numeric_gradient(n.gain_parameter().value, loss)) < 1e-7);
+    CHECK(rel_error(dg, numeric_grad(n.gain_parameter().value, loss)) < 1e-7);
     // Gradients accumulate: a second backward doubles the parameter gradient.
     n.forward(x);
     n.backward(R);

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "gradcheck.hpp"
+#include "support/gradcheck.hpp"
 
 namespace tern_test {
 

@@ -3,7 +3,7 @@
 // bad shapes.
 #include <catch2/catch.hpp>
 
-#include "gradcheck.hpp"
+#include "support/gradcheck.hpp"
 #include "nn_reference.hpp"
 #include "tern/nn/attention.hpp"
 #include "tern/nn/projection_policy.hpp"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "gradcheck.hpp"
+#include "support/gradcheck.hpp"
 #include "nn_reference.hpp"
 #include "tern/nn/cross_entropy.hpp"
 #include "tern/nn/embedding.hpp"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "gradcheck.hpp"
+#include "support/gradcheck.hpp"
 #include "tern/nn/cross_entropy.hpp"
 #include "tern/nn/projection_policy.hpp"
 #include "tern/nn/transformer.hpp"

@@ -1,42 +1,87 @@
 #pragma once
-// Test support: central finite differences for layers, in double.
-//
-// For a layer f and a fixed random "upstream gradient" R, the scalar loss is
-//   L(x, params) = sum_ij f(x)_ij * R_ij,
-// so dL/dx is exactly what backward(R) must return and dL/dp is what it must accumulate.
-// Each partial is estimated by (L(v + h) - L(v - h)) / 2h with h = 1e-6, error O(h^2).
+// Finite-difference helpers for the nn tests (double precision only).
 #include <cmath>
-#include <functional>
+#include <cstdint>
+#include <random>
+#include <string>
 
-#include <tern/core/matrix.hpp>
+#include "tern/core/matrix.hpp"
 
-namespace tern::test {
+namespace tern_test {
 
-/// Numerical gradient of the scalar function loss() with respect to every entry of v
-/// (modified in place and restored).
-inline matrix<double> numeric_gradient(matrix<double>& v, const std::function<double()>& loss,
-                                       double h = 1e-6) {
-  matrix<double> g(v.rows(), v.cols());
-  for (index i = 0; i < v.rows(); ++i)
-    for (index j = 0; j < v.cols(); ++j) {
-      const double old = v(i, j);
-      v(i, j) = old + h;
-      const double lp = loss();
-      v(i, j) = old - h;
-      const double lm = loss();
-      v(i, j) = old;
-      g(i, j) = (lp - lm) / (2 * h);
-    }
+using ix = tern::index;
+using md = tern::matrix<double>;
+
+/// A matrix of uniform values in [-scale, scale], reproducible from the seed.
+inline md random_matrix(ix rows, ix cols, std::uint64_t seed, double scale = 1.0) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(-scale, scale);
+  md m(rows, cols);
+  for (ix i = 0; i < m.size(); ++i) m.data()[i] = u(gen);
+  return m;
+}
+
+/// Central-difference gradient of loss() with respect to every entry of m (perturbed in
+/// place and restored).
+template <class F>
+md numeric_grad(md& m, F&& loss, double h = 1e-5) {
+  md g(m.rows(), m.cols());
+  for (ix i = 0; i < m.size(); ++i) {
+    const double old = m.data()[i];
+    m.data()[i] = old + h;
+    const double up = loss();
+    m.data()[i] = old - h;
+    const double down = loss();
+    m.data()[i] = old;
+    g.data()[i] = (up - down) / (2 * h);
+  }
   return g;
 }
 
-/// Largest |a - b| relative to max(1, |b|), entrywise.
-inline double max_rel_error(const matrix<double>& a, const matrix<double>& b) {
-  double e = 0;
-  for (index i = 0; i < a.rows(); ++i)
-    for (index j = 0; j < a.cols(); ++j)
-      e = std::max(e, std::abs(a(i, j) - b(i, j)) / std::max(1.0, std::abs(b(i, j))));
-  return e;
+/// max |a - b| / max(1, max |b|): small when the analytic and numeric gradients agree.
+inline double rel_error(const md& a, const md& b) {
+  const double scale = std::max(1.0, b.cwiseAbs().maxCoeff());
+  return (a - b).cwiseAbs().maxCoeff() / scale;
 }
 
-}  // namespace tern::test
+/// L = sum(y o r): a scalar loss whose gradient with respect to y is r.
+inline double dot(const md& y, const md& r) { return (y.array() * r.array()).sum(); }
+
+}  // namespace tern_test
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <string_view>
+
+#include "tern/core/parameter.hpp"
+
+namespace tern_test {
+
+/// Checks, by central differences in double, the dx returned by layer.backward and every
+/// parameter gradient it accumulates, for the loss L = sum(fwd(layer, x) o r) with a fixed
+/// random r. fwd(layer, x) runs the layer's forward (lets the caller pass a sequence length).
+template <class L, class Fwd>
+void check_layer_gradients(L& layer, md x, Fwd fwd, double tol = 1e-7) {
+  const md y0 = fwd(layer, x);
+  const md r = random_matrix(y0.rows(), y0.cols(), 99);
+  layer.for_each_parameter([](std::string_view, tern::parameter<double>& p) { p.zero_grad(); });
+  fwd(layer, x);
+  const md dx = layer.backward(r);
+  std::map<std::string, md> grads;
+  layer.for_each_parameter([&](std::string_view name, tern::parameter<double>& p) { grads[std::string(name)] = p.grad; });
+  auto loss = [&] { return dot(fwd(layer, x), r); };
+  {
+    INFO("dx");
+    CHECK(rel_error(dx, numeric_grad(x, loss)) < tol);
+  }
+  std::size_t n = 0;
+  layer.for_each_parameter([&](std::string_view name, tern::parameter<double>& p) {
+    INFO("parameter " << name);
+    CHECK(rel_error(grads[std::string(name)], numeric_grad(p.value, loss)) < tol);
+    ++n;
+  });
+  CHECK(n == grads.size());
+  CHECK(n > 0);
+}
+
+}  // namespace tern_test

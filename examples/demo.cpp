@@ -45,6 +45,7 @@
 #include "tern/schedule/layer_wise.hpp"
 #include "tern/schedule/linear_warmup.hpp"
 #include "tern/train/lm_step.hpp"
+#include "tern/train/retain_heap.hpp"
 #include "tern/train/trainer.hpp"
 
 #ifdef _OPENMP
@@ -68,6 +69,12 @@ struct options {
   std::int64_t log_every = 100;
   bool quick = false;
   std::string save_fp, load_fp;
+  // The paper variant's schedule: the last layer reaches lambda = 1 at ramp_end * ft_steps;
+  // each layer's linear ramp lasts ramp_len of that window; layers start one delay apart.
+  double ramp_end = 0.5, ramp_len = 0.5;
+  tern::layer_order order = tern::layer_order::first_to_last;
+  std::vector<std::string> variants = {"ptq", "qat_abrupt", "qat_norm", "paper", "kd"};
+  bool runs(const std::string& v) const { return std::find(variants.begin(), variants.end(), v) != variants.end(); }
 };
 
 const char* usage =
@@ -87,6 +94,11 @@ const char* usage =
     "  --log-every N      progress line period in steps (default 100)\n"
     "  --save-fp FILE     save the trained FP model (tern checkpoint)\n"
     "  --load-fp FILE     load the FP model instead of training it\n"
+    "  --ramp-end F       paper: fraction of --ft-steps at which the last layer reaches lambda 1 (default 0.5)\n"
+    "  --ramp-len F       paper: each layer's ramp length as a fraction of that window (default 0.5)\n"
+    "  --order first|last paper: quantize the input-side layer first (default) or last\n"
+    "  --variants LIST    comma-separated subset of ptq,qat_abrupt,qat_norm,paper,kd to run\n"
+    "                     (default all; skipped variants are null in the JSON)\n"
     "  --quick            tiny run for CI (seconds)\n";
 
 template <class V>
@@ -145,6 +157,22 @@ options parse(int argc, char** argv) {
     else if (a == "--log-every") o.log_every = parse_number<std::int64_t>(a, v);
     else if (a == "--save-fp") o.save_fp = v;
     else if (a == "--load-fp") o.load_fp = v;
+    else if (a == "--ramp-end") o.ramp_end = parse_number<double>(a, v);
+    else if (a == "--ramp-len") o.ramp_len = parse_number<double>(a, v);
+    else if (a == "--order") {
+      if (v == "first") o.order = tern::layer_order::first_to_last;
+      else if (v == "last") o.order = tern::layer_order::last_to_first;
+      else throw std::invalid_argument("option --order: '" + v + "' is not first or last");
+    } else if (a == "--variants") {
+      o.variants.clear();
+      std::istringstream list(v);
+      for (std::string name; std::getline(list, name, ',');) {
+        if (name != "ptq" && name != "qat_abrupt" && name != "qat_norm" && name != "paper" && name != "kd")
+          throw std::invalid_argument("option --variants: unknown variant '" + name +
+                                      "' (known: ptq, qat_abrupt, qat_norm, paper, kd)");
+        o.variants.push_back(name);
+      }
+    }
     else throw std::invalid_argument("unknown option " + a + " (see --help)");
   }
   auto positive = [](std::int64_t x, const char* name) {
@@ -158,6 +186,8 @@ options parse(int argc, char** argv) {
   positive(o.synthetic_bytes, "--synthetic-bytes");
   if (o.eval_windows < 0) throw std::invalid_argument("option --eval-windows must be >= 0");
   if (o.log_every < 0) throw std::invalid_argument("option --log-every must be >= 0");
+  if (!(o.ramp_end > 0 && o.ramp_end <= 1)) throw std::invalid_argument("option --ramp-end must be in (0, 1]");
+  if (!(o.ramp_len > 0 && o.ramp_len <= 1)) throw std::invalid_argument("option --ramp-len must be in (0, 1]");
   return o;
 }
 
@@ -183,6 +213,7 @@ std::string model_tag(const tern::transformer_config& c) {
 }
 
 struct result {
+  bool ran = true;      // false: skipped with --variants
   double val_loss = 0;  // nats per byte
   std::int64_t steps = 0, tokens = 0;
   double seconds = 0;
@@ -245,6 +276,7 @@ std::string json_number(double x) {
 }
 
 int run(const options& o) {
+  tern::retain_heap();  // reuse freed activation buffers across steps (train/retain_heap.hpp)
 #ifdef _OPENMP
   omp_set_num_threads(o.threads);
 #endif
@@ -301,8 +333,14 @@ int run(const options& o) {
 
   // ---- (2) ternary variants, all fine-tuned on the same batches ----
   const std::uint64_t ft_seed = o.seed * 1000003 + 2;
-  result r_ptq;
-  {
+  const auto skipped = [] {
+    result r;
+    r.ran = false;
+    return r;
+  };
+  result r_ptq = skipped();
+  if (o.runs("ptq")) {
+    r_ptq.ran = true;
     const auto t0 = std::chrono::steady_clock::now();
     qat_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
@@ -311,31 +349,36 @@ int run(const options& o) {
     r_ptq.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cerr << "ptq: validation " << r_ptq.val_loss << " nats/byte\n";
   }
-  result r_abrupt;
-  {
+  result r_abrupt = skipped();
+  if (o.runs("qat_abrupt")) {
     qat_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_abrupt = train_model(m, "qat_abrupt", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
     r_abrupt.val_loss = evaluate(m, corpus, starts, o.seq);
   }
-  result r_norm;
-  {
+  result r_norm = skipped();
+  if (o.runs("qat_norm")) {
     norm_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_norm = train_model(m, "qat_norm", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
     r_norm.val_loss = evaluate(m, corpus, starts, o.seq);
   }
-  result r_paper;
-  {
-    // Layer l ramps lambda linearly from 0 to 1 over `ramp` steps, starting at l * delay;
-    // the last layer is fully ternary at half of the fine-tuning budget, and the rest of the
-    // budget trains the fully ternary model.
-    const std::int64_t half = std::max<std::int64_t>(2, o.ft_steps / 2);
-    const std::int64_t ramp = std::max<std::int64_t>(1, half / 2);
-    const std::int64_t delay = cfg.n_layers > 1 ? (half - ramp) / (cfg.n_layers - 1) : 0;
-    const tern::layer_wise<tern::linear_warmup> schedule(tern::linear_warmup(ramp), int(cfg.n_layers), 0, delay);
+  result r_paper = skipped();
+  if (o.runs("paper")) {
+    // Layer pos(l) (its place in --order) ramps lambda linearly from 0 to 1 over `ramp` steps,
+    // starting at pos(l) * delay; the last one is fully ternary at `window` = ramp_end x the
+    // fine-tuning budget (default: half), and the rest of the budget trains the fully ternary
+    // model.
+    const std::int64_t window =
+        std::max<std::int64_t>(1, std::int64_t(std::llround(o.ramp_end * double(o.ft_steps))));
+    const std::int64_t ramp = std::max<std::int64_t>(1, std::int64_t(std::llround(o.ramp_len * double(window))));
+    const std::int64_t delay = cfg.n_layers > 1 ? (window - ramp) / (cfg.n_layers - 1) : 0;
+    const tern::layer_wise<tern::linear_warmup> schedule(tern::linear_warmup(ramp), int(cfg.n_layers), 0, delay,
+                                                         o.order);
+    std::cerr << "paper: layer-wise linear ramps of " << ramp << " steps, " << delay << " steps apart, "
+              << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
     norm_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_paper = train_model(m, "paper", corpus, o, o.ft_steps, o.ft_lr, ft_seed,
@@ -343,8 +386,8 @@ int run(const options& o) {
     m.set_lambda(1.0);
     r_paper.val_loss = evaluate(m, corpus, starts, o.seq);
   }
-  result r_kd;
-  {
+  result r_kd = skipped();
+  if (o.runs("kd")) {
     qat_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_kd = train_model(m, "kd", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); }, &fp);
@@ -365,7 +408,7 @@ int run(const options& o) {
                                  {"qat_norm", "(c) (b) + extra RMSNorm", &r_norm},
                                  {"paper", "(d) extra RMSNorm + layer-wise", &r_paper},
                                  {"kd", "(e) distillation, no extra norm", &r_kd}};
-  const double gap = r_ptq.val_loss - r_fp.val_loss;
+  const double gap = r_ptq.ran ? r_ptq.val_loss - r_fp.val_loss : NAN;
   std::printf("\ntern_demo: %s, %lld bytes, seed %llu, model dim %lld x %lld layers\n", corpus.name().c_str(),
               static_cast<long long>(corpus.size()), static_cast<unsigned long long>(o.seed),
               static_cast<long long>(cfg.dim), static_cast<long long>(cfg.n_layers));
@@ -373,6 +416,10 @@ int run(const options& o) {
   std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
               "steps", "tokens", "seconds");
   for (const auto& rw : rows) {
+    if (!rw.r->ran) {
+      std::printf("%-11s %-33s %9s\n", rw.key, rw.what, "skipped");
+      continue;
+    }
     const double rel = (rw.r->val_loss - r_fp.val_loss) / r_fp.val_loss * 100.0;
     const double closed = gap > 0 ? (r_ptq.val_loss - rw.r->val_loss) / gap * 100.0 : NAN;
     std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %9.1f%% %6lld %9lld %8.1f\n", rw.key, rw.what, rw.r->val_loss,
@@ -383,6 +430,10 @@ int run(const options& o) {
 
   std::string json = "{\"tern_demo\":{";
   for (const auto& rw : rows) {
+    if (!rw.r->ran) {
+      json += std::string("\"") + rw.key + "\":null,";
+      continue;
+    }
     json += std::string("\"") + rw.key + "\":{\"val_loss\":" + json_number(rw.r->val_loss) +
             ",\"bits_per_byte\":" + json_number(rw.r->bits()) + ",\"steps\":" + std::to_string(rw.r->steps) +
             ",\"tokens\":" + std::to_string(rw.r->tokens) + ",\"seconds\":" + json_number(rw.r->seconds) + "},";
@@ -394,6 +445,8 @@ int run(const options& o) {
   json += "\"model\":{\"dim\":" + std::to_string(cfg.dim) + ",\"layers\":" + std::to_string(cfg.n_layers) +
           ",\"heads\":" + std::to_string(cfg.n_heads) + ",\"seq\":" + std::to_string(o.seq) +
           ",\"batch\":" + std::to_string(o.batch) + "},";
+  json += "\"paper_schedule\":{\"ramp_end\":" + json_number(o.ramp_end) + ",\"ramp_len\":" + json_number(o.ramp_len) +
+          ",\"order\":\"" + (o.order == tern::layer_order::first_to_last ? "first" : "last") + "\"},";
   json += "\"seed\":" + std::to_string(o.seed) + ",\"threads\":" + std::to_string(o.threads) +
           ",\"seconds\":" + json_number(total_seconds) + "}}";
   std::printf("%s\n", json.c_str());

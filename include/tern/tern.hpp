@@ -55,6 +55,7 @@
 #include "tern/io/safetensors.hpp"
 #include "tern/train/trainer.hpp"
 #include "tern/train/lm_step.hpp"
+#include "tern/train/retain_heap.hpp"
 
 // Kernels (issue 3): packed ternary formats, activation quantization, the scalar reference,
 // the per-architecture paths, the executor and the GEMV/GEMM entry points.

@@ -4,12 +4,14 @@
 // validation loss does not depend on how windows are chunked.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <vector>
 
 #include "tern/data/markov_source.hpp"
 #include "tern/nn/projection_policy.hpp"
 #include "tern/nn/transformer.hpp"
 #include "tern/optim/adamw.hpp"
 #include "tern/train/lm_step.hpp"
+#include "tern/train/retain_heap.hpp"
 
 namespace {
 
@@ -125,4 +127,15 @@ TEST_CASE("evaluate_lm: independent of chunking, equal to the per-window mean") 
     manual += ce.forward(m.forward(b.inputs, 6), b.targets);
   }
   CHECK(all == Approx(manual / double(starts.size())).epsilon(1e-5));
+}
+
+TEST_CASE("retain_heap configures glibc's allocator, and says so", "[train][heap]") {
+#if defined(__GLIBC__)
+  CHECK(tern::retain_heap());
+  // Allocations keep working after the change, including above the old mmap threshold.
+  std::vector<float> big(std::size_t(1) << 20, 1.0f);
+  CHECK(big.back() == 1.0f);
+#else
+  CHECK_FALSE(tern::retain_heap());  // documented: no effect outside glibc
+#endif
 }

@@ -17,6 +17,7 @@
 // This is both the model's own pre-norm and the paper's "extra RMSNorm" in front of every
 // projection. The extra norm's transformers implementation learns g (init 1); the authors'
 // inference path uses gain::none, which the kernels fold into the output scale.
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -44,29 +45,47 @@ class rms_norm {
 
   index features() const { return features_; }
 
+  // Both passes work row by row (a row of features stays in L1 between its reads): forward
+  // reads x twice (sum of squares, then scale) and writes xhat and y once; backward reads dy
+  // and xhat twice (the row's mean and the gain gradient, then dx) and writes dx once.
   matrix<T> forward(const matrix<T>& x) {
     detail::check_shape("rms_norm::forward", "input", x, -1, features_);
-    inv_r_ = ((x.array().square().rowwise().sum() / T(features_)) + eps).rsqrt().matrix();
-    xhat_ = inv_r_.asDiagonal() * x;
-    for (index i = 0; i < x.rows(); ++i)  // rsqrt(inf) = 0 would zero the row: poison it instead
-      if (!(inv_r_(i) > T(0))) xhat_.row(i).setConstant(std::numeric_limits<T>::quiet_NaN());
-    if constexpr (G == gain::learned) return xhat_ * gain_.value.row(0).asDiagonal();
+    const index n = x.rows();
+    inv_r_.resize(n);
+    xhat_.resize(n, features_);
+    matrix<T> y;
+    if constexpr (G == gain::learned) y.resize(n, features_);
+    for (index i = 0; i < n; ++i) {
+      const T inv = T(1) / std::sqrt(x.row(i).squaredNorm() / T(features_) + eps);
+      inv_r_(i) = inv;
+      if (inv > T(0)) {
+        xhat_.row(i) = x.row(i) * inv;
+      } else {  // the mean square is not finite; rsqrt(inf) = 0 would zero the row: poison it
+        xhat_.row(i).setConstant(std::numeric_limits<T>::quiet_NaN());
+      }
+      if constexpr (G == gain::learned) y.row(i) = xhat_.row(i).cwiseProduct(gain_.value.row(0));
+    }
+    if constexpr (G == gain::learned) return y;
     else return xhat_;
   }
 
   matrix<T> backward(const matrix<T>& dy) {
     if (xhat_.cols() != features_) throw std::logic_error("rms_norm::backward: called before forward");
     detail::check_shape("rms_norm::backward", "gradient", dy, xhat_.rows(), features_);
-    matrix<T> dxhat;
-    if constexpr (G == gain::learned) {
-      gain_.grad += (dy.array() * xhat_.array()).colwise().sum().matrix();
-      dxhat = dy * gain_.value.row(0).asDiagonal();
-    } else {
-      dxhat = dy;
+    matrix<T> dx(dy.rows(), features_);
+    for (index i = 0; i < dy.rows(); ++i) {
+      const auto xh = xhat_.row(i);
+      if constexpr (G == gain::learned) {
+        const auto g = gain_.value.row(0);
+        const T m = dy.row(i).cwiseProduct(g).dot(xh) / T(features_);
+        gain_.grad.row(0) += dy.row(i).cwiseProduct(xh);
+        dx.row(i) = inv_r_(i) * (dy.row(i).cwiseProduct(g) - m * xh);
+      } else {
+        const T m = dy.row(i).dot(xh) / T(features_);
+        dx.row(i) = inv_r_(i) * (dy.row(i) - m * xh);
+      }
     }
-    const Eigen::Matrix<T, Eigen::Dynamic, 1> m =
-        (dxhat.array() * xhat_.array()).rowwise().sum() / T(features_);
-    return inv_r_.asDiagonal() * (dxhat - m.asDiagonal() * xhat_);
+    return dx;
   }
 
   template <class F>

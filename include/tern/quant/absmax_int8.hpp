@@ -47,10 +47,10 @@ struct absmax_int8 {
   static matrix<T> gammas(const matrix<T>& x) {
     matrix<T> g(x.rows(), 1);
     for (index i = 0; i < x.rows(); ++i) {
-      const auto row = x.row(i).array();
-      // maxCoeff's NaN behaviour is unspecified: test for NaN first.
-      g(i, 0) = row.isNaN().any() ? std::numeric_limits<T>::quiet_NaN()
-                                  : std::max(x.cols() > 0 ? row.abs().maxCoeff() : T(0), T(eps));
+      // One pass: maxCoeff<PropagateNaN> returns NaN if the row holds one (plain maxCoeff's
+      // NaN behaviour is unspecified); std::max(NaN, eps) keeps the NaN.
+      const T m = x.cols() > 0 ? x.row(i).array().abs().template maxCoeff<Eigen::PropagateNaN>() : T(0);
+      g(i, 0) = std::isnan(m) ? m : std::max(m, T(eps));
     }
     return g;
   }

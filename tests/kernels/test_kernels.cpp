@@ -334,12 +334,19 @@ TEST_CASE("extremes: all +1 / -1 weights with +127 / -128 activations at K = 655
   });
   const packed_ternary_base3 w3(wc, matrix<float>::Ones(1, 1), 0);
   const auto x3 = make_activations(int8_tokens(xc, rng), w3.layout());
+  const auto x31 = make_activations(int8_tokens(matrix<std::int8_t>(xc.row(1)), rng), w3.layout());
   for_each_path([&](path p) {
     INFO("tq1 path " << path_name(p));
-    const accumulators a = gemm_acc(w3, x3, p);
+    const accumulators a = gemm_acc(w3, x3, p);      // GEMM tiles
     CHECK(a(0, 0, 0) == 127 * 65536);
+    CHECK(a(0, 1, 0) == -127 * 65536);
+    CHECK(a(1, 0, 0) == -128 * 65536);
     CHECK(a(1, 1, 0) == 128 * 65536);
     CHECK(a(1, 2, 0) == -128 * 65536);
+    const accumulators b = gemm_acc(w3, x31, p);     // GEMV tiles
+    CHECK(b(0, 0, 0) == -128 * 65536);
+    CHECK(b(0, 1, 0) == 128 * 65536);
+    CHECK(b(0, 2, 0) == -128 * 65536);
   }, false);
 }
 

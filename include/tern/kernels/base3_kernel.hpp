@@ -1,16 +1,41 @@
 #pragma once
-// Micro-kernels of the base-3 format (packed_ternary_base3, "tq1"). Specification:
-// kernels/reference.hpp with packed_ternary_base3::code(); contract as dot_tile in
-// generic_kernel.hpp, with 320-weight blocks (64 bytes, 5 trits per byte).
+// Micro-kernels of the base-3 format (packed_ternary_base3, "tq1"), one dot_tile_b3 overload per
+// path. Specification: kernels/reference.hpp with packed_ternary_base3::code(); contract as
+// dot_tile in generic_kernel.hpp (out = sum of codes c = w + 1 times x; the caller subtracts the
+// activation sums), with 320-weight blocks (64 bytes, 5 trits per byte; trit t of byte j pairs
+// with activation 64 t + j of the block).
 //
-// Decoding (both paths): m_0 = byte, c_t = [m_t >= 86] + [m_t >= 171], m_{t+1} = 3 m_t mod 256.
-// generic:     scalar (portable; also what avx2 / avx512bw fall back to for this format).
-// avx512vnni:  m_{t+1} = m + m + m with byte adds, the two compares give k-masks, the code is
-//              built with one zero-masked and one merge-masked move (0 / 1 / 2), then vpdpbusd
-//              as in tq2 (offset correction by the caller). 6 vector ops of decode per 64
-//              weights and row, shared by the C tokens of a GEMM tile.
+// Decoding (every path): m_0 = byte, c_t = [m_t >= 86] + [m_t >= 171] = floor(3 m_t / 256),
+// m_{t+1} = 3 m_t mod 256 (packed_ternary_base3.hpp). Decode ops below are per vector of bytes,
+// per trit and per weight row; they are shared by the C tokens of a GEMM tile.
+// generic:     xsimd, 16-bit lanes (no int8 multiply-add in xsimd 8): the even and odd bytes of
+//              a 16-bit load are split once per load into e = v & 0xff and o = (v >> 8) & 0xff;
+//              per trit and half, p = 3 m (one multiply) gives c = p >> 8 and the next
+//              m = p & 0xff (3 m <= 765 fits): 6 ops, no compares. Products c x as in the tq2
+//              generic kernel: |c x| <= 2 * 128 = 256; one block adds 5 trits x (64 / vector
+//              bytes) loads x 2 products per 16-bit lane, <= 40 x 256 = 10240 for vectors of at
+//              least 16 bytes (static_assert), so the int16 partials never overflow before they
+//              are widened to int32 after every block.
+// avx2:        bytes biased by 0x80 (s = m ^ 0x80 = m + 128 mod 256) follow the same recurrence,
+//              since 3 s = 3 m + 384 = 3 m + 128 (mod 256); so unsigned m > 85 and m > 170 are the
+//              signed compares s > -43 and s > 42 (AVX2 has no unsigned byte compare). Per trit:
+//              s + s + s (2 adds), 2 vpcmpgtb giving -1 / 0, c = |g1 + g2| (add, vpabsb): 6 ops.
+//              Then vpmaddubsw(c, x) (u8 x s8 pairs, |.| <= 2 * 2 * 128 = 512, no saturation);
+//              the 10 of one block (2 halves x 5 trits) sum to <= 5120 in int16, then vpmaddwd
+//              with ones widens to int32 once per block.
+// avx512bw:    as avx512vnni's decode (unsigned compares to k-masks, zero-masked and
+//              merge-masked moves build 0 / 1 / 2: 6 ops), then vpmaddubsw / vpmaddwd as avx2;
+//              the 5 vpmaddubsw of a block sum to <= 2560 in int16.
+// avx512vnni:  the same decode, then vpdpbusd as in tq2.
+// neon:        vcgeq_u8 gives 0xFF = -1 masks, so n = g1 + g2 = -c (one add) and m * 3 is one
+//              vmulq_u8: 4 ops. smull / smlal2 accumulate n x in int16 (|n x| <= 256, 5 trits x
+//              4 loads x 2 halves = 40 products per lane and block, <= 10240), sadalp widens per
+//              block, and the sum is negated at the end (exact: the true sum fits in int32).
+// neon_dotprod: the same n, sdot(n, x) straight into int32, negated at the end.
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <xsimd/xsimd.hpp>
 
 #include "tern/core/matrix.hpp"
 #include "tern/kernels/arch.hpp"
@@ -20,6 +45,9 @@
 #if TERN_KERNELS_X86
 #include <immintrin.h>
 #endif
+#if TERN_KERNELS_NEON
+#include <arm_neon.h>
+#endif
 
 namespace tern::kernels {
 inline namespace TERN_KERNELS_ABI {
@@ -27,21 +55,140 @@ inline namespace TERN_KERNELS_ABI {
 template <int R, int C>
 inline void dot_tile_b3(generic, const std::uint8_t* const* w, const std::int8_t* const* x, index nblocks,
                         std::int32_t* out) {
-  std::int32_t acc[R * C] = {};
-  for (index b = 0; b < nblocks; ++b)
-    for (int j = 0; j < 64; ++j)
+  using A = xsimd::default_arch;
+  using b16 = xsimd::batch<std::int16_t, A>;
+  using b32 = xsimd::batch<std::int32_t, A>;
+  constexpr int vbytes = static_cast<int>(b16::size) * 2;
+  static_assert(64 % vbytes == 0, "vector width must divide the 64-byte block");
+  static_assert(vbytes >= 16, "the int16 bound (file comment) assumes at most 4 loads per trit and block");
+  b32 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = b32(0);
+  const b16 low(0xff), three(3);
+  for (index b = 0; b < nblocks; ++b) {
+    b16 part[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) part[r][c] = b16(0);
+    for (int v = 0; v < 64; v += vbytes) {
+      b16 me[R], mo[R];  // the even and odd bytes' m_t, in 0..255
       for (int r = 0; r < R; ++r) {
-        unsigned m = w[r][b * 64 + j];
-        for (int t = 0; t < 5; ++t) {
-          const int c = int(m >= 86) + int(m >= 171);
-          for (int k = 0; k < C; ++k) acc[r * C + k] += c * x[k][b * 320 + 64 * t + j];
-          m = (m * 3) & 0xff;
+        const b16 wv = b16::load_unaligned(reinterpret_cast<const std::int16_t*>(w[r] + b * 64 + v));
+        me[r] = wv & low;
+        mo[r] = (wv >> 8) & low;
+      }
+      for (int t = 0; t < 5; ++t) {
+        b16 ce[R], co[R];
+        for (int r = 0; r < R; ++r) {
+          const b16 pe = me[r] * three, po = mo[r] * three;  // c_t in bits 8-9, m_{t+1} in bits 0-7
+          ce[r] = pe >> 8;
+          co[r] = po >> 8;
+          me[r] = pe & low;
+          mo[r] = po & low;
+        }
+        for (int c = 0; c < C; ++c) {
+          const b16 xv = b16::load_unaligned(reinterpret_cast<const std::int16_t*>(x[c] + b * 320 + 64 * t + v));
+          const b16 xe = (xv << 8) >> 8, xo = xv >> 8;
+          for (int r = 0; r < R; ++r) part[r][c] += ce[r] * xe + co[r] * xo;
         }
       }
-  for (int i = 0; i < R * C; ++i) out[i] = acc[i];
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) {
+        const b32 t = xsimd::bitwise_cast<b32>(part[r][c]);
+        acc[r][c] += ((t << 16) >> 16) + (t >> 16);
+      }
+  }
+  alignas(64) std::int32_t lanes[b32::size];  // lane sums through memory, as in generic_kernel.hpp
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      acc[r][c].store_aligned(lanes);
+      std::int32_t sum = 0;
+      for (std::size_t l = 0; l < b32::size; ++l) sum += lanes[l];
+      out[r * C + c] = sum;
+    }
 }
 
 #if TERN_KERNELS_X86
+template <int R, int C>
+__attribute__((target("avx2,fma"))) inline void dot_tile_b3(avx2, const std::uint8_t* const* w,
+                                                            const std::int8_t* const* x, index nblocks,
+                                                            std::int32_t* out) {
+  __m256i acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_si256();
+  const __m256i bias = _mm256_set1_epi8(char(0x80)), lo = _mm256_set1_epi8(-43), hi = _mm256_set1_epi8(42);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (index b = 0; b < nblocks; ++b) {
+    if constexpr (C == 1)
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(w[r] + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+    __m256i part[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) part[r][c] = _mm256_setzero_si256();
+    for (int h = 0; h < 64; h += 32) {
+      __m256i s[R];  // m_t ^ 0x80
+      for (int r = 0; r < R; ++r)
+        s[r] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r] + b * 64 + h)), bias);
+      for (int t = 0; t < 5; ++t) {
+        __m256i u[R];
+        for (int r = 0; r < R; ++r) {
+          u[r] = _mm256_abs_epi8(_mm256_add_epi8(_mm256_cmpgt_epi8(s[r], lo), _mm256_cmpgt_epi8(s[r], hi)));
+          if (t < 4) s[r] = _mm256_add_epi8(s[r], _mm256_add_epi8(s[r], s[r]));
+        }
+        for (int c = 0; c < C; ++c) {
+          const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[c] + b * 320 + 64 * t + h));
+          for (int r = 0; r < R; ++r) part[r][c] = _mm256_add_epi16(part[r][c], _mm256_maddubs_epi16(u[r], xv));
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(part[r][c], ones));
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc[r][c]), _mm256_extracti128_si256(acc[r][c], 1));
+      v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+      v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+      out[r * C + c] = _mm_cvtsi128_si32(v);
+    }
+}
+
+template <int R, int C>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dot_tile_b3(avx512bw, const std::uint8_t* const* w,
+                                                                              const std::int8_t* const* x,
+                                                                              index nblocks, std::int32_t* out) {
+  __m512i acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_si512();
+  const __m512i one = _mm512_set1_epi8(1), two = _mm512_set1_epi8(2);
+  const __m512i lo = _mm512_set1_epi8(85), hi = _mm512_set1_epi8(char(170)), ones = _mm512_set1_epi16(1);
+  for (index b = 0; b < nblocks; ++b) {
+    __m512i m[R], part[R][C];
+    for (int r = 0; r < R; ++r) {
+      if constexpr (C == 1) _mm_prefetch(reinterpret_cast<const char*>(w[r] + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+      m[r] = _mm512_loadu_si512(w[r] + b * 64);
+      for (int c = 0; c < C; ++c) part[r][c] = _mm512_setzero_si512();
+    }
+    for (int t = 0; t < 5; ++t) {
+      __m512i u[R];
+      for (int r = 0; r < R; ++r) {
+        const __mmask64 k1 = _mm512_cmpgt_epu8_mask(m[r], lo), k2 = _mm512_cmpgt_epu8_mask(m[r], hi);
+        u[r] = _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(k1, one), k2, two);
+        if (t < 4) m[r] = _mm512_add_epi8(m[r], _mm512_add_epi8(m[r], m[r]));
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m512i xv = _mm512_loadu_si512(x[c] + b * 320 + 64 * t);
+        for (int r = 0; r < R; ++r) part[r][c] = _mm512_add_epi16(part[r][c], _mm512_maddubs_epi16(u[r], xv));
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_add_epi32(acc[r][c], _mm512_madd_epi16(part[r][c], ones));
+  }
+  __m512i flat[R * C];  // a copy: taking acc's address would keep it in memory
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) flat[r * C + c] = acc[r][c];
+  detail::hsum_n(flat, R * C, out);
+}
+
 template <int R, int C>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_tile_b3(
     avx512vnni, const std::uint8_t* const* w, const std::int8_t* const* x, index nblocks, std::int32_t* out) {
@@ -103,6 +250,80 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_
   detail::hsum_n(flat, R * C, out);
 }
 #endif
+
+#if TERN_KERNELS_NEON
+#if defined(__ARM_FEATURE_DOTPROD)
+#define TERN_B3_DOTPROD_TARGET
+#else
+#define TERN_B3_DOTPROD_TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+
+namespace detail {
+/// -c_t as int8 lanes in {0, -1, -2} (each vcgeq_u8 mask is 0 or -1), and m <- 3 m mod 256.
+inline int8x16_t neon_b3_neg_code(uint8x16_t& m) {
+  const int8x16_t n = vreinterpretq_s8_u8(vaddq_u8(vcgeq_u8(m, vdupq_n_u8(86)), vcgeq_u8(m, vdupq_n_u8(171))));
+  m = vmulq_u8(m, vdupq_n_u8(3));
+  return n;
+}
+}  // namespace detail
+
+template <int R, int C>
+inline void dot_tile_b3(neon, const std::uint8_t* const* w, const std::int8_t* const* x, index nblocks,
+                        std::int32_t* out) {
+  int32x4_t acc[R][C];  // sums of -c x
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = vdupq_n_s32(0);
+  for (index b = 0; b < nblocks; ++b) {
+    int16x8_t part[R][C];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) part[r][c] = vdupq_n_s16(0);
+    for (int h = 0; h < 64; h += 16) {
+      uint8x16_t m[R];
+      for (int r = 0; r < R; ++r) m[r] = vld1q_u8(w[r] + b * 64 + h);
+      for (int t = 0; t < 5; ++t) {
+        int8x16_t n[R];
+        for (int r = 0; r < R; ++r) n[r] = detail::neon_b3_neg_code(m[r]);
+        for (int c = 0; c < C; ++c) {
+          const int8x16_t xv = vld1q_s8(x[c] + b * 320 + 64 * t + h);
+          for (int r = 0; r < R; ++r) {
+            part[r][c] = vmlal_s8(part[r][c], vget_low_s8(n[r]), vget_low_s8(xv));
+            part[r][c] = vmlal_high_s8(part[r][c], n[r], xv);
+          }
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c] = vpadalq_s16(acc[r][c], part[r][c]);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) out[r * C + c] = -vaddvq_s32(acc[r][c]);
+}
+
+template <int R, int C>
+TERN_B3_DOTPROD_TARGET inline void dot_tile_b3(neon_dotprod, const std::uint8_t* const* w,
+                                               const std::int8_t* const* x, index nblocks, std::int32_t* out) {
+  int32x4_t acc[R][C];  // sums of -c x
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = vdupq_n_s32(0);
+  for (index b = 0; b < nblocks; ++b)
+    for (int h = 0; h < 64; h += 16) {
+      uint8x16_t m[R];
+      for (int r = 0; r < R; ++r) m[r] = vld1q_u8(w[r] + b * 64 + h);
+      for (int t = 0; t < 5; ++t) {
+        int8x16_t n[R];
+        for (int r = 0; r < R; ++r) n[r] = detail::neon_b3_neg_code(m[r]);
+        for (int c = 0; c < C; ++c) {
+          const int8x16_t xv = vld1q_s8(x[c] + b * 320 + 64 * t + h);
+          for (int r = 0; r < R; ++r) acc[r][c] = vdotq_s32(acc[r][c], n[r], xv);
+        }
+      }
+    }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) out[r * C + c] = -vaddvq_s32(acc[r][c]);
+}
+
+#undef TERN_B3_DOTPROD_TARGET
+#endif  // TERN_KERNELS_NEON
 
 }  // namespace TERN_KERNELS_ABI
 }  // namespace tern::kernels

@@ -1,7 +1,7 @@
 #pragma once
 // AArch64 NEON micro-kernels (tags `neon`, `neon_dotprod`) for the 2-bit format (tq2).
 // Specification: kernels/reference.hpp; contract of dot_tile: kernels/generic_kernel.hpp.
-// tq1 (packed_ternary_base3) has no NEON kernel: both tags fall back to the generic one.
+// tq1 (packed_ternary_base3): its NEON kernels are the dot_tile_b3 overloads in base3_kernel.hpp.
 //
 // Per 16 packed bytes and slice s: codes u = (w >> 2s) & 3 in {0, 1, 2}, as int8 lanes, line up
 // with the 16 activations at block positions 64s + h .. 64s + h + 15 (packed_ternary.hpp).

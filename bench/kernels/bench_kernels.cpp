@@ -3,8 +3,9 @@
 // Names: <op>/<format>/<path>/<shape>/threads:<T>
 //   op      gemv (N = 1, weights hot in cache), gemv_dram (N = 1, cycling through >= 1 GiB of
 //           distinct weight matrices so every call streams from DRAM), gemm (N > 1)
-//   format  tq2 (tern 2-bit), tq1 (tern base-3, 1.6 bpw), f32 (Eigen baseline), i8 (straightforward int8 x int8 baseline)
-//   path    xsimd, avx2, avx512bw, avx512vnni (only those this CPU runs), eigen, naive
+//   format  tq2 (tern 2-bit), tq1 (tern base-3, 1.6 bpw), f32 (Eigen baseline), i8 (straightforward int8 x int8 baseline),
+//           u8 (read: the bytes of the tq2 matrix only, the roofline baselines; op read or read_dram)
+//   path    xsimd, avx2, avx512bw, avx512vnni (only those this CPU runs), eigen, naive, stream
 //   shape   MxK (GEMV) or MxKxN (GEMM)
 // Counters: gflops = 2 M N K / s (in 1e9), weight_gbps = weight bytes read / s (in 1e9), both
 // over the whole run; gflops_best / weight_gbps_best from the fastest single call.
@@ -174,6 +175,34 @@ void bench_i8(benchmark::State& st, Index n, int threads) {
   set_counters(st, M, K, double(n), double(M * K), best);
 }
 
+/// The roofline baselines: read the bytes of the tq2 matrix (hot: the same 4 MiB every call,
+/// so the last-level cache's rate; dram: cycling through the same >= 1 GiB arena as gemv_dram)
+/// with a plain vectorized sum split over the pool, as fast as the memory system delivers with
+/// its hardware prefetchers. gflops = the rate a 2-bit GEMV would reach if it only had to read
+/// its weights at this speed (the GEMV's roof); weight_gbps = bytes read / s.
+void bench_read(benchmark::State& st, bool dram, int threads) {
+  const auto& ws = dram_weights<tk::packed_ternary>();
+  const tk::packed_ternary& hot = weights<tk::packed_ternary>();
+  std::size_t i = 0;
+  std::uint64_t sink[2] = {};
+  best_time best;
+  for (auto _ : st) {
+    const tk::packed_ternary& w = dram ? ws[i] : hot;
+    best.time_call([&] { pool(threads).parallel_for(threads, [&](Index part) {
+      const auto* p = reinterpret_cast<const std::uint64_t*>(w.row(0));
+      const std::size_t n = w.bytes() / 8, b = n * std::size_t(part) / std::size_t(threads),
+                        e = n * std::size_t(part + 1) / std::size_t(threads);
+      std::uint64_t acc = 0;
+      for (std::size_t j = b; j < e; ++j) acc += p[j];
+      sink[part] += acc;
+    }); });
+    benchmark::DoNotOptimize(sink);
+    benchmark::ClobberMemory();
+    if (dram && ++i == ws.size()) i = 0;
+  }
+  set_counters(st, M, K, 1.0, double(hot.bytes()), best);
+}
+
 std::string shape(Index n) {
   return n == 1 ? std::to_string(M) + "x" + std::to_string(K)
                 : std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(n);
@@ -197,18 +226,23 @@ void register_all() {
                                      [p, t, n](benchmark::State& s) { bench_tern<tk::packed_ternary>(s, p, n, t); })
             ->UseRealTime();
     }
-    // tq1 (1.6 bpw) has its own kernel only on avx512vnni; other paths run the scalar fallback.
-    if (tk::cpu_supports(tk::path::avx512vnni)) {
-      using W3 = tk::packed_ternary_base3;
-      const tk::path p = tk::path::avx512vnni;
-      benchmark::RegisterBenchmark(("gemv/tq1/avx512vnni/" + shape(1) + th).c_str(),
+    // tq1 (1.6 bpw): every path has its own dot_tile_b3 kernel (base3_kernel.hpp).
+    using W3 = tk::packed_ternary_base3;
+    for (tk::path p : {tk::path::generic, tk::path::avx2, tk::path::avx512bw, tk::path::avx512vnni}) {
+      if (!tk::cpu_supports(p)) continue;
+      const std::string pn(tk::path_name(p));
+      benchmark::RegisterBenchmark(("gemv/tq1/" + pn + "/" + shape(1) + th).c_str(),
                                    [p, t](benchmark::State& s) { bench_tern<W3>(s, p, 1, t); })->UseRealTime();
-      benchmark::RegisterBenchmark(("gemv_dram/tq1/avx512vnni/" + shape(1) + th).c_str(),
+      benchmark::RegisterBenchmark(("gemv_dram/tq1/" + pn + "/" + shape(1) + th).c_str(),
                                    [p, t](benchmark::State& s) { bench_tern_dram<W3>(s, p, t); })->UseRealTime();
       for (Index n : gemm_ns)
-        benchmark::RegisterBenchmark(("gemm/tq1/avx512vnni/" + shape(n) + th).c_str(),
+        benchmark::RegisterBenchmark(("gemm/tq1/" + pn + "/" + shape(n) + th).c_str(),
                                      [p, t, n](benchmark::State& s) { bench_tern<W3>(s, p, n, t); })->UseRealTime();
     }
+    benchmark::RegisterBenchmark(("read/u8/stream/" + shape(1) + th).c_str(),
+                                 [t](benchmark::State& s) { bench_read(s, false, t); })->UseRealTime();
+    benchmark::RegisterBenchmark(("read_dram/u8/stream/" + shape(1) + th).c_str(),
+                                 [t](benchmark::State& s) { bench_read(s, true, t); })->UseRealTime();
     benchmark::RegisterBenchmark(("gemv/f32/eigen/" + shape(1) + th).c_str(),
                                  [t](benchmark::State& s) { bench_eigen(s, 1, t); })->UseRealTime();
     benchmark::RegisterBenchmark(("gemv/i8/naive/" + shape(1) + th).c_str(),

@@ -71,7 +71,7 @@ struct options {
   std::string save_fp, load_fp;
   // The paper variant's schedule: the last layer reaches lambda = 1 at ramp_end * ft_steps;
   // each layer's linear ramp lasts ramp_len of that window; layers start one delay apart.
-  double ramp_end = 0.5, ramp_len = 0.5;
+  double ramp_end = 0.25, ramp_len = 0.5;
   tern::layer_order order = tern::layer_order::first_to_last;
   std::vector<std::string> variants = {"ptq", "qat_abrupt", "qat_norm", "paper", "kd"};
   bool runs(const std::string& v) const { return std::find(variants.begin(), variants.end(), v) != variants.end(); }
@@ -94,7 +94,7 @@ const char* usage =
     "  --log-every N      progress line period in steps (default 100)\n"
     "  --save-fp FILE     save the trained FP model (tern checkpoint)\n"
     "  --load-fp FILE     load the FP model instead of training it\n"
-    "  --ramp-end F       paper: fraction of --ft-steps at which the last layer reaches lambda 1 (default 0.5)\n"
+    "  --ramp-end F       paper: fraction of --ft-steps at which the last layer reaches lambda 1 (default 0.25)\n"
     "  --ramp-len F       paper: each layer's ramp length as a fraction of that window (default 0.5)\n"
     "  --order first|last paper: quantize the input-side layer first (default) or last\n"
     "  --variants LIST    comma-separated subset of ptq,qat_abrupt,qat_norm,paper,kd to run\n"
@@ -369,7 +369,7 @@ int run(const options& o) {
   if (o.runs("paper")) {
     // Layer pos(l) (its place in --order) ramps lambda linearly from 0 to 1 over `ramp` steps,
     // starting at pos(l) * delay; the last one is fully ternary at `window` = ramp_end x the
-    // fine-tuning budget (default: half), and the rest of the budget trains the fully ternary
+    // fine-tuning budget (default: a quarter), and the rest of the budget trains the fully ternary
     // model.
     const std::int64_t window =
         std::max<std::int64_t>(1, std::int64_t(std::llround(o.ramp_end * double(o.ft_steps))));

@@ -153,3 +153,60 @@ TEST_CASE("bit_linear visits weight then norm gain", "[nn][bit_linear]") {
   f.for_each_parameter([&](std::string_view n, parameter<float>&) { names.emplace_back(n); });
   CHECK(names == std::vector<std::string>{"weight"});
 }
+
+namespace {
+/// absmax_int8 with its row-wise form hidden: bit_linear takes the unfused path with it.
+struct absmax_int8_unfused {
+  template <class T>
+  static matrix<T> fake_quantize(const matrix<T>& x) { return absmax_int8<>::fake_quantize(x); }
+  template <class T>
+  static matrix<T> backward(const matrix<T>& x, const matrix<T>& dq) { return absmax_int8<>::backward(x, dq); }
+};
+}  // namespace
+
+TEMPLATE_TEST_CASE("bit_linear's fused norm -> quantizer path is bit-identical to the unfused one",
+                   "[nn][bit_linear][fused]", float, double) {
+  using T = TestType;
+  using fused = bit_linear<T, absmean_ternary<>, absmax_int8<>, rms_norm<T, gain::learned>>;
+  using unfused = bit_linear<T, absmean_ternary<>, absmax_int8_unfused, rms_norm<T, gain::learned>>;
+  using fused_plain = bit_linear<T, absmean_ternary<>, absmax_int8<>, no_norm<T>>;
+  using unfused_plain = bit_linear<T, absmean_ternary<>, absmax_int8_unfused, no_norm<T>>;
+  STATIC_REQUIRE(fused::fused_input);
+  STATIC_REQUIRE(fused_plain::fused_input);
+  STATIC_REQUIRE_FALSE(unfused::fused_input);
+  STATIC_REQUIRE_FALSE((bit_linear<T, absmean_ternary<>, absmax_int8<round_half_even, clipped_ste>>::fused_input));
+  STATIC_REQUIRE_FALSE(fp_linear<T>::fused_input);
+
+  const auto check = [](auto a, auto b) {
+    std::srand(11);
+    const matrix<T> w = matrix<T>::Random(9, 23);
+    const matrix<T> gain = matrix<T>::Random(1, 23).array() + T(1.5);
+    a.weight().value = w;
+    b.weight().value = w;
+    a.for_each_parameter([&](std::string_view name, parameter<T>& p) { if (name == "norm.gain") p.value = gain; });
+    b.for_each_parameter([&](std::string_view name, parameter<T>& p) { if (name == "norm.gain") p.value = gain; });
+    matrix<T> x = matrix<T>::Random(6, 23) * T(3);
+    x(2, 5) = std::numeric_limits<T>::quiet_NaN();  // a poisoned row takes the same path in both
+    const matrix<T> dy = matrix<T>::Random(6, 9);
+    for (const T lambda : {T(0), T(0.3), T(1)}) {
+      INFO("lambda " << double(lambda));
+      a.set_lambda(lambda);
+      b.set_lambda(lambda);
+      zero_grad(a);
+      zero_grad(b);
+      const matrix<T> ya = a.forward(x), yb = b.forward(x);
+      CHECK(ya.array().isNaN().matrix() == yb.array().isNaN().matrix());
+      CHECK((ya.array().isNaN() || ya.array() == yb.array()).all());
+      const matrix<T> dxa = a.backward(dy), dxb = b.backward(dy);
+      CHECK((dxa.array().isNaN() == dxb.array().isNaN()).all());
+      CHECK((dxa.array().isNaN() || dxa.array() == dxb.array()).all());
+      std::vector<matrix<T>> ga, gb;
+      a.for_each_parameter([&](std::string_view, parameter<T>& p) { ga.push_back(p.grad); });
+      b.for_each_parameter([&](std::string_view, parameter<T>& p) { gb.push_back(p.grad); });
+      REQUIRE(ga.size() == gb.size());
+      for (std::size_t k = 0; k < ga.size(); ++k) CHECK((ga[k].array().isNaN() || ga[k].array() == gb[k].array()).all());
+    }
+  };
+  check(fused(23, 9), unfused(23, 9));
+  check(fused_plain(23, 9), unfused_plain(23, 9));
+}

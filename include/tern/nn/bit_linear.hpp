@@ -14,6 +14,13 @@
 //   dx  = Norm.backward(dxn)                        (accumulates the norm's gain gradient)
 // Cached by forward for backward: xn, xq, Wq, and lambda (backward uses the forward's lambda).
 //
+// Fused norm -> quantizer (the same values, fewer passes over memory): when the norm hands out
+// its output row by row (forward_rows: rms_norm, no_norm), the activation quantizer is
+// row-wise (absmax_int8) and its backward is the plain STE (which never reads xn), forward
+// quantizes each norm output row while it is in L1 and never stores xn, and backward skips
+// the quantizer's identity. Other combinations (clipped STE, identity or user quantizers) take
+// the unfused path. Both paths give bit-identical outputs and gradients (tested).
+//
 // Non-finite values: an input row holding a NaN or an Inf gives an all-NaN output row (the
 // norm and the activation quantizer poison the row; other rows are unaffected); a weight
 // block holding one gives NaN in every output that uses it. Nothing is clamped away silently.
@@ -28,6 +35,7 @@
 //   ActQ     a Quantizer for the input activations (absmax_int8<...> or identity_quantizer)
 //   Norm     a Layer constructed from the feature count: rms_norm<T, gain::learned> (the
 //            paper's extra norm, default), rms_norm<T, gain::none>, or no_norm<T>
+#include <concepts>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,6 +53,24 @@
 
 namespace tern {
 
+namespace detail {
+/// Whether bit_linear<T, ., ActQ, Norm> takes the fused norm -> quantizer path (see above).
+template <class Norm, class ActQ, class T>
+constexpr bool fuses_norm_and_quantizer() {
+  if constexpr (requires {
+                  { ActQ::row_wise } -> std::convertible_to<bool>;
+                  ActQ::ste_policy::clipped;
+                }) {
+    if constexpr (ActQ::row_wise && !ActQ::ste_policy::clipped)
+      return requires(Norm& n, const matrix<T>& x) { n.forward_rows(x, [](index, const auto&) {}); };
+    else
+      return false;
+  } else {
+    return false;
+  }
+}
+}  // namespace detail
+
 template <class T, Quantizer WeightQ = absmean_ternary<>, Quantizer ActQ = absmax_int8<>,
           Layer Norm = rms_norm<T, gain::learned>>
 class bit_linear {
@@ -55,6 +81,8 @@ class bit_linear {
   using weight_quantizer = WeightQ;
   using activation_quantizer = ActQ;
   using norm_type = Norm;
+  /// True when forward fuses the norm with the activation quantizer (see the file comment).
+  static constexpr bool fused_input = detail::fuses_norm_and_quantizer<Norm, ActQ, T>();
 
   /// A layer with in inputs and out outputs; weights start at zero, lambda at 1 (fully
   /// quantized: the inference behaviour). Initialise weight().value before training.
@@ -78,8 +106,29 @@ class bit_linear {
   matrix<T> forward(const matrix<T>& x) {
     detail::check_shape("bit_linear::forward", "input", x, -1, in_);
     has_cache_ = false;  // a throwing step below leaves no half-updated cache behind
-    xn_ = norm_.forward(x);
-    xq_ = mix_forward<ActQ>(xn_, lambda_);
+    if constexpr (fused_input) {
+      // xq_i = y_i + lambda (QA(y_i) - y_i), y_i = Norm(x)_i, one row at a time (mix_forward's
+      // formula and special cases, so the same values as the unfused path).
+      // The row is materialised first (in L1): evaluating the norm's expression inside the
+      // mixing formula would let the compiler contract it into FMAs and change the rounding.
+      const T lam = lambda_;
+      xq_.resize(x.rows(), in_);
+      xn_.resize(0, 0);  // the plain STE never reads it
+      row_.resize(in_);
+      norm_.forward_rows(x, [&](index i, const auto& y) {
+        auto out = xq_.row(i);
+        row_ = y;
+        if (lam == T(0)) {
+          out = row_;
+          return;
+        }
+        ActQ::fake_quantize_row(row_, out);
+        if (lam != T(1)) out = row_ + lam * (out - row_);
+      });
+    } else {
+      xn_ = norm_.forward(x);
+      xq_ = mix_forward<ActQ>(xn_, lambda_);
+    }
     wq_ = mix_forward<WeightQ>(weight_.value, lambda_);
     cached_lambda_ = lambda_;
     has_cache_ = true;
@@ -93,8 +142,9 @@ class bit_linear {
     detail::check_shape("bit_linear::backward", "gradient", dy, xq_.rows(), out_);
     const matrix<T> dwq = dy.transpose() * xq_;
     weight_.grad += mix_backward<WeightQ>(weight_.value, dwq, cached_lambda_);
-    const matrix<T> dxq = dy * wq_;
-    return norm_.backward(mix_backward<ActQ>(xn_, dxq, cached_lambda_));
+    matrix<T> dxq = dy * wq_;
+    if constexpr (fused_input) return norm_.backward(mix_backward_identity(std::move(dxq), cached_lambda_));
+    else return norm_.backward(mix_backward<ActQ>(xn_, dxq, cached_lambda_));
   }
 
   /// Visits "weight", then the norm's parameters as "norm.<name>".
@@ -131,6 +181,7 @@ class bit_linear {
   parameter<T> weight_;
   Norm norm_;
   matrix<T> xn_, xq_, wq_;  // cache for backward
+  Eigen::Matrix<T, 1, Eigen::Dynamic> row_;  // fused path: one norm output row
 };
 
 /// A full-precision linear layer: identity quantizers, no extra norm.

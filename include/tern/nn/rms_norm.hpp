@@ -49,12 +49,21 @@ class rms_norm {
   // reads x twice (sum of squares, then scale) and writes xhat and y once; backward reads dy
   // and xhat twice (the row's mean and the gain gradient, then dx) and writes dx once.
   matrix<T> forward(const matrix<T>& x) {
+    matrix<T> y(x.rows(), features_);
+    forward_rows(x, [&](index i, const auto& yi) { y.row(i) = yi; });
+    return y;
+  }
+
+  /// forward(x) without materialising y: caches what backward needs (1/r, xhat) and hands
+  /// every output row to f(i, y_i), y_i an Eigen row expression (g (.) xhat_i, or xhat_i), so
+  /// that the consumer (bit_linear's activation quantizer) reads it while it is in L1.
+  /// backward() works after forward_rows() as after forward().
+  template <class F>
+  void forward_rows(const matrix<T>& x, F&& f) {
     detail::check_shape("rms_norm::forward", "input", x, -1, features_);
     const index n = x.rows();
     inv_r_.resize(n);
     xhat_.resize(n, features_);
-    matrix<T> y;
-    if constexpr (G == gain::learned) y.resize(n, features_);
     for (index i = 0; i < n; ++i) {
       const T inv = T(1) / std::sqrt(x.row(i).squaredNorm() / T(features_) + eps);
       inv_r_(i) = inv;
@@ -63,10 +72,9 @@ class rms_norm {
       } else {  // the mean square is not finite; rsqrt(inf) = 0 would zero the row: poison it
         xhat_.row(i).setConstant(std::numeric_limits<T>::quiet_NaN());
       }
-      if constexpr (G == gain::learned) y.row(i) = xhat_.row(i).cwiseProduct(gain_.value.row(0));
+      if constexpr (G == gain::learned) f(i, xhat_.row(i).cwiseProduct(gain_.value.row(0)));
+      else f(i, xhat_.row(i));
     }
-    if constexpr (G == gain::learned) return y;
-    else return xhat_;
   }
 
   matrix<T> backward(const matrix<T>& dy) {

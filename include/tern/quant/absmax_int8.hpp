@@ -42,16 +42,21 @@ struct absmax_int8 {
   using ste_policy = Ste;
   static constexpr double eps = 1e-5;
 
+  /// gamma of one row (an Eigen row expression): max(max_j |x_j|, eps), NaN if the row holds a
+  /// NaN, Inf if it holds an Inf. One pass: maxCoeff<PropagateNaN> returns NaN if the row holds
+  /// one (plain maxCoeff's NaN behaviour is unspecified).
+  template <class Row>
+  static typename Row::Scalar row_gamma(const Row& x) {
+    using T = typename Row::Scalar;
+    const T m = x.size() > 0 ? x.array().abs().template maxCoeff<Eigen::PropagateNaN>() : T(0);
+    return std::isnan(m) ? m : std::max(m, T(eps));
+  }
+
   /// gamma for every row: rows x 1. A NaN anywhere in the row makes gamma NaN.
   template <class T>
   static matrix<T> gammas(const matrix<T>& x) {
     matrix<T> g(x.rows(), 1);
-    for (index i = 0; i < x.rows(); ++i) {
-      // One pass: maxCoeff<PropagateNaN> returns NaN if the row holds one (plain maxCoeff's
-      // NaN behaviour is unspecified); std::max(NaN, eps) keeps the NaN.
-      const T m = x.cols() > 0 ? x.row(i).array().abs().template maxCoeff<Eigen::PropagateNaN>() : T(0);
-      g(i, 0) = std::isnan(m) ? m : std::max(m, T(eps));
-    }
+    for (index i = 0; i < x.rows(); ++i) g(i, 0) = row_gamma(x.row(i));
     return g;
   }
 
@@ -94,19 +99,27 @@ struct absmax_int8 {
     return Rounding::apply_array((row * T(127)) / gamma).max(T(-128)).min(T(127));
   }
 
+  /// Row-wise quantizer: fake_quantize acts on every row alone, so bit_linear may fuse it with
+  /// the norm in front of it (fake_quantize_row, one row at a time).
+  static constexpr bool row_wise = true;
+
+  /// fake_quantize of one row x (an Eigen row expression) into out (a row of the same size).
+  template <class Row, class Out>
+  static void fake_quantize_row(const Row& x, Out&& out) {
+    using T = typename Row::Scalar;
+    const T gamma = row_gamma(x);
+    if (!std::isfinite(gamma)) {
+      out.setConstant(std::numeric_limits<T>::quiet_NaN());
+      return;
+    }
+    // gamma * code / 127, in that order: the same values as code() element by element.
+    out.array() = (codes_array(x.array(), gamma) * gamma) / T(127);
+  }
+
   template <class T>
   static matrix<T> fake_quantize(const matrix<T>& x) {
-    const matrix<T> g = gammas(x);
     matrix<T> out(x.rows(), x.cols());
-    for (index i = 0; i < x.rows(); ++i) {
-      const T gamma = g(i, 0);
-      if (!std::isfinite(gamma)) {
-        out.row(i).setConstant(std::numeric_limits<T>::quiet_NaN());
-        continue;
-      }
-      // gamma * code / 127, in that order: the same values as code() element by element.
-      out.row(i).array() = (codes_array(x.row(i).array(), gamma) * gamma) / T(127);
-    }
+    for (index i = 0; i < x.rows(); ++i) fake_quantize_row(x.row(i), out.row(i));
     return out;
   }
 

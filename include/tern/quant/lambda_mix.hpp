@@ -37,4 +37,13 @@ matrix<T> mix_backward(const matrix<T>& x, const matrix<T>& g, std::type_identit
   return (T(1) - lambda) * g + lambda * Q::backward(x, g);
 }
 
+/// mix_backward for a quantizer whose backward is the identity (the plain STE), without its
+/// input x: the same formula, so the same values as mix_backward<Q>(x, g, lambda).
+template <class T>
+matrix<T> mix_backward_identity(matrix<T> g, std::type_identity_t<T> lambda) {
+  detail::check_lambda(lambda);
+  if (lambda == T(0) || lambda == T(1)) return g;
+  return (T(1) - lambda) * g + lambda * g;
+}
+
 }  // namespace tern

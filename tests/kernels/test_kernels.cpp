@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "tern/kernels/amx_tile_emulator.hpp"
 #include "tern/kernels/gemm.hpp"
 #include "tern/kernels/packed_ternary_base3.hpp"
 #include "tern/quant/absmax_int8.hpp"
@@ -349,6 +350,170 @@ TEST_CASE("extremes: all +1 / -1 weights with +127 / -128 activations at K = 655
     CHECK(b(0, 2, 0) == -128 * 65536);
   }, false);
 }
+
+#if TERN_KERNELS_X86
+TEST_CASE("the emulated AMX tile unit computes TDPBUSD as a u8 x s8 product and faults like the hardware",
+          "[kernels][amx]") {
+  // Independent of the kernel: C (rows x n) += A (rows x 4 kq, u8) . B (kq x 4 n, s8 in the
+  // VNNI layout) against plain loops, for a full 16 x 64 configuration and a partial one
+  // (whose unused bytes must read back as zero), with extreme bytes included.
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (const int rows : {16, 5})
+    for (const int kq : {16, 3})
+      for (const int cols : {16, 7}) {
+        detail::amx_tile_config cfg;
+        cfg.rows[0] = std::uint8_t(rows), cfg.colsb[0] = std::uint16_t(4 * cols);  // C
+        cfg.rows[4] = std::uint8_t(rows), cfg.colsb[4] = std::uint16_t(4 * kq);    // A
+        cfg.rows[6] = std::uint8_t(kq), cfg.colsb[6] = std::uint16_t(4 * cols);    // B
+        std::vector<std::uint8_t> a(16 * 64), b(16 * 64);
+        for (auto& v : a) v = std::uint8_t(byte(rng));
+        for (auto& v : b) v = std::uint8_t(byte(rng));
+        a[0] = 255, b[0] = 0x80;  // 255 * -128
+        std::vector<std::int32_t> c0(16 * 16);
+        for (auto& v : c0) v = std::int32_t(byte(rng)) * 1000 - 128000;
+        detail::amx_emulated_tiles u;
+        u.load_config(cfg);
+        u.load<0>(c0.data(), 64);
+        u.load<4>(a.data(), 64);
+        u.load<6>(b.data(), 64);
+        u.dpbusd<0, 4, 6>();
+        u.dpbusd<0, 4, 6>();  // twice: accumulates
+        std::vector<std::int32_t> got(16 * 16, -7);
+        u.store<0>(got.data(), 64);
+        for (int m = 0; m < 16; ++m)
+          for (int n = 0; n < 16; ++n) {
+            INFO("rows " << rows << " kq " << kq << " cols " << cols << " m " << m << " n " << n);
+            long long e = 0;
+            for (int j = 0; j < 4 * kq; ++j) e += int(a[m * 64 + j]) * int(std::int8_t(b[(j / 4) * 64 + 4 * n + j % 4]));
+            if (m < rows && n < cols) REQUIRE(got[m * 16 + n] == c0[m * 16 + n] + 2 * e);
+            else REQUIRE(got[m * 16 + n] == -7);  // past rows / colsb: not stored
+          }
+        u.zero<0>();
+        u.store<0>(got.data(), 64);
+        for (int m = 0; m < rows; ++m)
+          for (int n = 0; n < cols; ++n) REQUIRE(got[m * 16 + n] == 0);
+        u.release();
+        CHECK_THROWS_AS(u.zero<0>(), std::logic_error);  // after TILERELEASE
+      }
+  detail::amx_emulated_tiles u;
+  detail::amx_tile_config cfg;
+  CHECK_THROWS_AS(u.load<0>(&cfg, 64), std::logic_error);  // before LDTILECFG
+  cfg.rows[0] = 16, cfg.colsb[0] = 64, cfg.rows[4] = 16, cfg.colsb[4] = 64, cfg.rows[6] = 8, cfg.colsb[6] = 64;
+  u.load_config(cfg);
+  CHECK_THROWS_AS((u.dpbusd<0, 4, 6>()), std::logic_error);  // A.colsb / 4 != B.rows
+  CHECK_THROWS_AS(u.zero<1>(), std::logic_error);            // tile 1 not configured
+  cfg.rows[1] = 17, cfg.colsb[1] = 64;
+  CHECK_THROWS_AS(u.load_config(cfg), std::logic_error);     // more than 16 rows
+  cfg.rows[1] = 0;
+  CHECK_THROWS_AS(u.load_config(cfg), std::logic_error);     // colsb without rows
+}
+
+namespace {
+/// The AMX kernel's algorithm (amx_kernel.hpp) on the emulated tile unit.
+template <class Exec>
+accumulators amx_emulated_acc(const packed_ternary& w, const quantized_activations& x, Exec&& ex) {
+  accumulators acc(x.tokens, w.rows(), w.layout().groups);
+  detail::run_amx_on<detail::amx_emulated_tiles>(w, x, nullptr, &acc, ex);
+  return acc;
+}
+template <class Exec>
+matrix<float> amx_emulated_y(const packed_ternary& w, const quantized_activations& x, Exec&& ex) {
+  matrix<float> y(x.tokens, w.rows());
+  detail::run_amx_on<detail::amx_emulated_tiles>(w, x, y.data(), nullptr, ex);
+  return y;
+}
+/// y agrees with yref = apply_scales(ref) to float rounding. The kernel's epilogue sums
+/// float(acc) * beta over the groups in the same order as apply_scales, but GCC's default
+/// (-ffp-contract=fast) may fuse a multiply-add in one loop and not in the other, which moves
+/// each partial sum by at most a rounding of its product: |y - yref| <= (2 G + 2) eps
+/// sum_g |acc beta| s. (With -ffp-contract=off the two are bit-identical; checked by hand.)
+bool same_epilogue(const matrix<float>& y, const matrix<float>& yref, const accumulators& a, const packed_ternary& w,
+                   const quantized_activations& x) {
+  for (index n = 0; n < a.tokens; ++n)
+    for (index i = 0; i < a.rows; ++i) {
+      double mag = 0.0;
+      for (index g = 0; g < a.groups; ++g) mag += std::abs(double(a(n, i, g)) * w.scale(i, g));
+      const double bound = double(2 * a.groups + 2) * std::numeric_limits<float>::epsilon() * mag * x.scale[n];
+      if (!(std::abs(double(y(n, i)) - double(yref(n, i))) <= bound)) {
+        UNSCOPED_INFO("y(" << n << ", " << i << ") = " << y(n, i) << ", reference " << yref(n, i) << ", bound " << bound);
+        return false;
+      }
+    }
+  return true;
+}
+bool amx_emulation_runs() {
+  // The kernel's A unpack is AVX-512BW code; only the tile instructions are emulated.
+  if (cpu_supports(path::avx512bw)) return true;
+  WARN("skipping the emulated AMX kernel: it needs AVX-512BW (the A unpack), which this CPU lacks");
+  return false;
+}
+}  // namespace
+
+TEST_CASE("AMX kernel on the emulated tile unit matches the reference bit for bit", "[kernels][amx]") {
+  if (!amx_emulation_runs()) return;
+  std::mt19937 rng(22);
+  const index ms[] = {1, 2, 3, 16, 17, 31, 37, 53};
+  const index ks[] = {1, 2, 63, 64, 65, 127, 255, 256, 257, 509, 1031};
+  // 1, 2 and 3 token tiles of 16 (3: a pair, then a single tile with two == false).
+  const index ns[] = {1, 2, 15, 16, 17, 31, 32, 33, 47, 48};
+  enum class scales { per_tensor, per_row, per_group_shared, per_group_row };
+  const index groups_of[] = {64, 100, 256, 300};
+  struct shape { index m, k, n; scales s; index g; };
+  std::vector<shape> shapes;
+  for (index n : ns)
+    for (int t = 0; t < 6; ++t)
+      shapes.push_back({ms[rng() % 8], ks[rng() % 11], n, scales(rng() % 4), groups_of[rng() % 4]});
+  shapes.push_back({1, 1, 1, scales::per_tensor, 0});
+  shapes.push_back({53, 1031, 48, scales::per_group_row, 100});
+  shapes.push_back({37, 509, 33, scales::per_row, 0});
+  thread_pool pool(2);
+  for (const shape& s : shapes) {
+    const index group = s.s == scales::per_tensor || s.s == scales::per_row ? 0 : s.g;
+    const index groups = group == 0 || group >= s.k ? 1 : (s.k + group - 1) / group;
+    const index scale_rows = s.s == scales::per_row || s.s == scales::per_group_row ? s.m : 1;
+    const packed_ternary w(random_ternary(s.m, s.k, rng), random_scales(scale_rows, groups, rng), group);
+    const auto x = make_activations(int8_tokens(random_int8(s.n, s.k, rng), rng), w.layout());
+    INFO("M=" << s.m << " K=" << s.k << " N=" << s.n << " group=" << group << " scale rows " << scale_rows
+              << " groups " << groups);
+    const accumulators ref = gemm_acc_ref(w, x);
+    const matrix<float> yref = gemm_ref(w, x);
+    CHECK(same_acc(amx_emulated_acc(w, x, sequential_executor{}), ref));
+    CHECK(same_acc(amx_emulated_acc(w, x, pool), ref));  // one part per 16-row tile, up to 2
+    const matrix<float> y = amx_emulated_y(w, x, pool);
+    REQUIRE(y.rows() == s.n);
+    REQUIRE(y.cols() == s.m);
+    CHECK(same_epilogue(y, yref, ref, w, x));
+  }
+}
+
+TEST_CASE("AMX kernel on the emulated tile unit: extremes at K = 65536", "[kernels][amx]") {
+  if (!amx_emulation_runs()) return;
+  // Rows of all +1 / all -1 weights against tokens of all +127 / all -128: |acc| = 128 K, and
+  // the tile sums before the offset correction reach 2 * 127 * K. 33 tokens: three token tiles,
+  // with a period (3) that does not divide 16, so token tiles differ from each other.
+  const index k = 65536, m = 3, n = 33;
+  matrix<std::int8_t> wc(m, k);
+  wc.row(0).setConstant(1);
+  wc.row(1).setConstant(-1);
+  wc.row(2).setConstant(1);
+  matrix<std::int8_t> xc(n, k);
+  for (index t = 0; t < n; ++t) xc.row(t).setConstant(t % 3 ? std::int8_t(-128) : std::int8_t(127));
+  std::mt19937 rng(23);
+  const packed_ternary w(wc, matrix<float>::Ones(1, 1), 0);
+  const auto x = make_activations(int8_tokens(xc, rng), w.layout());
+  const accumulators a = amx_emulated_acc(w, x, sequential_executor{});
+  for (index t = 0; t < n; ++t) {
+    INFO("token " << t);
+    const std::int32_t v = t % 3 ? -128 * 65536 : 127 * 65536;
+    CHECK(a(t, 0, 0) == v);
+    CHECK(a(t, 1, 0) == -v);
+    CHECK(a(t, 2, 0) == v);
+  }
+  CHECK(same_acc(a, gemm_acc_ref(w, x)));
+  CHECK(amx_emulated_y(w, x, sequential_executor{}) == gemm_ref(w, x));  // one group, scale 1: exact
+}
+#endif  // TERN_KERNELS_X86
 
 /// A user-supplied executor: runs the tasks in reverse order on std::threads of its own.
 struct reverse_thread_executor {

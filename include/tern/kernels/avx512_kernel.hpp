@@ -74,6 +74,15 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dpbu
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(x));
 }
 
+/// Three rows against one token: a += u0 . x, b += u1 . x, c += u2 . x.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dpbusd3(__m512i& a, __m512i& b, __m512i& c,
+                                                                                     __m512i u0, __m512i u1, __m512i u2,
+                                                                                     __m512i x) {
+  dpbusd(a, u0, x);
+  dpbusd(b, u1, x);
+  dpbusd(c, u2, x);
+}
+
 /// Two rows against one token: a += u0 . x, b += u1 . x.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dpbusd2(__m512i& a, __m512i& b, __m512i u0,
                                                                                      __m512i u1, __m512i x) {
@@ -152,30 +161,41 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_
       if (r0 + 1 < R) tot[r0 + 1] = t1;
     }
     detail::hsum_n(tot, R, out);
-  } else if constexpr (R == 2 && C == 8) {
-    // The GEMM tile of tile_shape<avx512vnni>, with named accumulators: GCC 12 keeps a 1 KiB
-    // array of vectors in memory (a load and a store per accumulator and block).
+  } else if constexpr (R == 3 && C == 8) {
+    // The GEMM tile of tile_shape<avx512vnni>: 24 named accumulators (GCC 12 keeps an array of
+    // vectors in memory, a load and a store per accumulator and block), 3 unpacked rows, the
+    // token vector and the mask: 29 of the 32 registers. Against a 2 x 8 tile, each activation
+    // load feeds 3 vpdpbusd instead of 2 and the per-call work (pointer set-up, the 16-lane
+    // reductions, the epilogue) is spread over 24 outputs instead of 16.
     const __m512i m3 = _mm512_set1_epi8(3);
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+    __m512i c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0, c6 = a0, c7 = a0;
     for (index b = 0; b < nblocks; ++b) {
-      const __m512i v0 = _mm512_loadu_si512(w[0] + b * 64), v1 = _mm512_loadu_si512(w[1] + b * 64);
+      const __m512i v0 = _mm512_loadu_si512(w[0] + b * 64), v1 = _mm512_loadu_si512(w[1] + b * 64),
+                    v2 = _mm512_loadu_si512(w[2] + b * 64);
       for (int s = 0; s < 4; ++s) {
         const __m512i u0 = _mm512_and_si512(_mm512_srli_epi16(v0, 2 * s), m3);
         const __m512i u1 = _mm512_and_si512(_mm512_srli_epi16(v1, 2 * s), m3);
+        const __m512i u2 = _mm512_and_si512(_mm512_srli_epi16(v2, 2 * s), m3);
         const index off = b * 256 + 64 * s;
-        detail::dpbusd2(a0, b0, u0, u1, _mm512_loadu_si512(x[0] + off));
-        detail::dpbusd2(a1, b1, u0, u1, _mm512_loadu_si512(x[1] + off));
-        detail::dpbusd2(a2, b2, u0, u1, _mm512_loadu_si512(x[2] + off));
-        detail::dpbusd2(a3, b3, u0, u1, _mm512_loadu_si512(x[3] + off));
-        detail::dpbusd2(a4, b4, u0, u1, _mm512_loadu_si512(x[4] + off));
-        detail::dpbusd2(a5, b5, u0, u1, _mm512_loadu_si512(x[5] + off));
-        detail::dpbusd2(a6, b6, u0, u1, _mm512_loadu_si512(x[6] + off));
-        detail::dpbusd2(a7, b7, u0, u1, _mm512_loadu_si512(x[7] + off));
+        detail::dpbusd3(a0, b0, c0, u0, u1, u2, _mm512_loadu_si512(x[0] + off));
+        detail::dpbusd3(a1, b1, c1, u0, u1, u2, _mm512_loadu_si512(x[1] + off));
+        detail::dpbusd3(a2, b2, c2, u0, u1, u2, _mm512_loadu_si512(x[2] + off));
+        detail::dpbusd3(a3, b3, c3, u0, u1, u2, _mm512_loadu_si512(x[3] + off));
+        detail::dpbusd3(a4, b4, c4, u0, u1, u2, _mm512_loadu_si512(x[4] + off));
+        detail::dpbusd3(a5, b5, c5, u0, u1, u2, _mm512_loadu_si512(x[5] + off));
+        detail::dpbusd3(a6, b6, c6, u0, u1, u2, _mm512_loadu_si512(x[6] + off));
+        detail::dpbusd3(a7, b7, c7, u0, u1, u2, _mm512_loadu_si512(x[7] + off));
       }
     }
-    const __m512i flat[16] = {a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7};
-    detail::hsum16(flat, out);
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i rows01[16] = {a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7};
+    const __m512i row2[16] = {c0, c1, c2, c3, c4, c5, c6, c7, z, z, z, z, z, z, z, z};  // the zero half folds away
+    std::int32_t last[16];
+    detail::hsum16(rows01, out);
+    detail::hsum16(row2, last);
+    std::copy(last, last + 8, out + 16);
   } else {
     __m512i acc[R][C];
     for (int r = 0; r < R; ++r)

@@ -53,18 +53,23 @@ struct tile_shape<avx512bw> {
 };
 template <>
 struct tile_shape<avx512vnni> {
-  static constexpr int gemv_rows = 16, gemm_rows = 2, gemm_cols = 8;
+  static constexpr int gemv_rows = 16, gemm_rows = 3, gemm_cols = 8;
 };
 template <>
 struct tile_shape<amx> : tile_shape<avx512vnni> {};
 
 /// Tile shapes per (path, format): the base-3 decode needs more registers per row, so its
-/// GEMV tile has fewer rows.
+/// GEMV tile has fewer rows, and its VNNI GEMM tile stays 2 x 8 (its decode temporaries do not
+/// fit next to 24 accumulators).
 template <class Arch, class W>
 struct format_tile_shape : tile_shape<Arch> {};
 template <class Arch>
 struct format_tile_shape<Arch, packed_ternary_base3> : tile_shape<Arch> {
   static constexpr int gemv_rows = 4;
+};
+template <>
+struct format_tile_shape<avx512vnni, packed_ternary_base3> : tile_shape<avx512vnni> {
+  static constexpr int gemv_rows = 4, gemm_rows = 2;
 };
 
 /// Bytes of packed weights per row block: a block stays in L2 while every token tile passes.

@@ -18,11 +18,23 @@
 namespace tern::kernels {
 inline namespace TERN_KERNELS_ABI {
 
-/// Software prefetch distance of the GEMV (C = 1) loops, in 64-byte blocks ahead of the block
-/// being read in each row. Rows of a packed matrix are contiguous, so this runs 8 KiB ahead in the
-/// weight stream (crossing into later rows): about 0.5 us of DRAM time, enough to cover the
-/// latency; measured on the benchmark machine, no prefetch reached ~60% of the streaming rate.
+/// Software prefetch distances of the GEMV (C = 1) loops, in 64-byte blocks ahead of the block
+/// being read in each row. Rows of a packed matrix are contiguous, so these run ahead in the
+/// weight stream (crossing into later rows). Two levels: a far prefetch into L2 (T2, 64 KiB
+/// ahead, several us of DRAM time: it keeps enough lines in flight to cover the DRAM latency,
+/// through the L2's request queue) and a near one into L1 (T0, 8 KiB ahead, which then mostly
+/// hits L2). On the benchmark machine: no prefetch ~50-60 % of the plain read rate, the near one
+/// alone ~88 %, both ~100 % (docs/kernels.md).
 inline constexpr index prefetch_blocks = 128;
+inline constexpr index prefetch_far_blocks = 1024;
+
+namespace detail {
+/// The GEMV prefetches of block b of a weight row (both distances, see above).
+inline void prefetch_weights(const std::uint8_t* row, index b) {
+  _mm_prefetch(reinterpret_cast<const char*>(row + (b + prefetch_far_blocks) * 64), _MM_HINT_T2);
+  _mm_prefetch(reinterpret_cast<const char*>(row + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+}
+}  // namespace detail
 
 template <int R, int C>
 __attribute__((target("avx2,fma"))) inline void dot_tile(avx2, const std::uint8_t* const* w,
@@ -34,7 +46,7 @@ __attribute__((target("avx2,fma"))) inline void dot_tile(avx2, const std::uint8_
   const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
   for (index b = 0; b < nblocks; ++b) {
     if constexpr (C == 1)
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(w[r] + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+      for (int r = 0; r < R; ++r) detail::prefetch_weights(w[r], b);
     for (int h = 0; h < 64; h += 32) {
       __m256i wv[R], part[R][C];
       for (int r = 0; r < R; ++r) {

@@ -102,7 +102,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dot_tile(avx512
   for (index b = 0; b < nblocks; ++b) {
     __m512i wv[R], part[R][C];
     for (int r = 0; r < R; ++r) {
-      if constexpr (C == 1) _mm_prefetch(reinterpret_cast<const char*>(w[r] + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+      if constexpr (C == 1) detail::prefetch_weights(w[r], b);
       wv[r] = _mm512_loadu_si512(w[r] + b * 64);
       for (int c = 0; c < C; ++c) part[r][c] = _mm512_setzero_si512();
     }
@@ -138,8 +138,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_
         const index b1 = std::min(nblocks, b0 + chunk);
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
         for (index b = b0; b < b1; ++b) {
-          _mm_prefetch(reinterpret_cast<const char*>(w0 + (b + prefetch_blocks) * 64), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(w1 + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+          detail::prefetch_weights(w0, b);
+          detail::prefetch_weights(w1, b);
           const __m512i x0 = _mm512_loadu_si512(xp + b * 256), x1 = _mm512_loadu_si512(xp + b * 256 + 64),
                         x2 = _mm512_loadu_si512(xp + b * 256 + 128), x3 = _mm512_loadu_si512(xp + b * 256 + 192);
           const __m512i v0 = _mm512_loadu_si512(w0 + b * 64), v1 = _mm512_loadu_si512(w1 + b * 64);

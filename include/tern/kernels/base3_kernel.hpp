@@ -120,7 +120,7 @@ __attribute__((target("avx2,fma"))) inline void dot_tile_b3(avx2, const std::uin
   const __m256i ones = _mm256_set1_epi16(1);
   for (index b = 0; b < nblocks; ++b) {
     if constexpr (C == 1)
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(w[r] + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+      for (int r = 0; r < R; ++r) detail::prefetch_weights(w[r], b);
     __m256i part[R][C];
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) part[r][c] = _mm256_setzero_si256();
@@ -164,7 +164,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dot_tile_b3(avx
   for (index b = 0; b < nblocks; ++b) {
     __m512i m[R], part[R][C];
     for (int r = 0; r < R; ++r) {
-      if constexpr (C == 1) _mm_prefetch(reinterpret_cast<const char*>(w[r] + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+      if constexpr (C == 1) detail::prefetch_weights(w[r], b);
       m[r] = _mm512_loadu_si512(w[r] + b * 64);
       for (int c = 0; c < C; ++c) part[r][c] = _mm512_setzero_si512();
     }
@@ -228,7 +228,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_
   for (index b = 0; b < nblocks; ++b) {
     __m512i m[R];
     for (int r = 0; r < R; ++r) {
-      if constexpr (C == 1) _mm_prefetch(reinterpret_cast<const char*>(w[r] + (b + prefetch_blocks) * 64), _MM_HINT_T0);
+      if constexpr (C == 1) detail::prefetch_weights(w[r], b);
       m[r] = _mm512_loadu_si512(w[r] + b * 64);
     }
     for (int t = 0; t < 5; ++t) {

@@ -95,7 +95,8 @@ const char* usage =
     "  --save-fp FILE     save the trained FP model (tern checkpoint)\n"
     "  --load-fp FILE     load the FP model instead of training it\n"
     "  --ramp-end F       paper: fraction of --ft-steps at which the last layer reaches lambda 1 (default 0.25)\n"
-    "  --ramp-len F       paper: each layer's ramp length as a fraction of that window (default 0.5)\n"
+    "  --ramp-len F       paper: each layer's ramp length as a fraction of that window (default 0.5;\n"
+    "                     1: all layers ramp together, no layer-wise delay)\n"
     "  --order first|last paper: quantize the input-side layer first (default) or last\n"
     "  --variants LIST    comma-separated subset of ptq,qat_abrupt,qat_norm,paper,kd to run\n"
     "                     (default all; skipped variants are null in the JSON)\n"
@@ -172,6 +173,7 @@ options parse(int argc, char** argv) {
                                       "' (known: ptq, qat_abrupt, qat_norm, paper, kd)");
         o.variants.push_back(name);
       }
+      if (o.variants.empty()) throw std::invalid_argument("option --variants: the list is empty");
     }
     else throw std::invalid_argument("unknown option " + a + " (see --help)");
   }
@@ -377,8 +379,12 @@ int run(const options& o) {
     const std::int64_t delay = cfg.n_layers > 1 ? (window - ramp) / (cfg.n_layers - 1) : 0;
     const tern::layer_wise<tern::linear_warmup> schedule(tern::linear_warmup(ramp), int(cfg.n_layers), 0, delay,
                                                          o.order);
-    std::cerr << "paper: layer-wise linear ramps of " << ramp << " steps, " << delay << " steps apart, "
-              << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
+    if (cfg.n_layers > 1 && delay == 0)
+      std::cerr << "paper: all layers ramp together over " << ramp
+                << " steps (the ramp fills the window: no layer-wise delay, --order has no effect)\n";
+    else
+      std::cerr << "paper: layer-wise linear ramps of " << ramp << " steps, " << delay << " apart, "
+                << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
     norm_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_paper = train_model(m, "paper", corpus, o, o.ft_steps, o.ft_lr, ft_seed,
@@ -421,8 +427,10 @@ int run(const options& o) {
       continue;
     }
     const double rel = (rw.r->val_loss - r_fp.val_loss) / r_fp.val_loss * 100.0;
-    const double closed = gap > 0 ? (r_ptq.val_loss - rw.r->val_loss) / gap * 100.0 : NAN;
-    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %9.1f%% %6lld %9lld %8.1f\n", rw.key, rw.what, rw.r->val_loss,
+    // "gap closed" needs ptq and a positive PTQ-to-FP gap; '-' otherwise.
+    char closed[32] = "-";
+    if (gap > 0) std::snprintf(closed, sizeof closed, "%.1f%%", (r_ptq.val_loss - rw.r->val_loss) / gap * 100.0);
+    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %10s %6lld %9lld %8.1f\n", rw.key, rw.what, rw.r->val_loss,
                 rw.r->bits(), rel, closed, static_cast<long long>(rw.r->steps), static_cast<long long>(rw.r->tokens),
                 rw.r->seconds);
   }

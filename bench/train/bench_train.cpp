@@ -55,7 +55,8 @@ double flops_per_step(const tern::transformer_config& c) {
   return 3 * fwd * double(batch * seq);
 }
 
-std::map<std::string, std::vector<double>> seconds_per_step;  // one entry per repetition
+std::map<std::string, std::vector<double>> seconds_per_step;  // one entry per repetition (fixed
+                                                              // iteration count: no trial runs)
 
 template <class Policy>
 void bm_train_step(benchmark::State& state, const char* name) {
@@ -96,9 +97,9 @@ void bm_train_step(benchmark::State& state, const char* name) {
 void bm_fp(benchmark::State& s) { bm_train_step<tern::fp_policy>(s, "fp"); }
 void bm_fake_quant(benchmark::State& s) { bm_train_step<tern::qat_policy>(s, "fake_quant"); }
 void bm_fake_quant_extra_norm(benchmark::State& s) { bm_train_step<tern::extra_norm_policy>(s, "fake_quant_extra_norm"); }
-BENCHMARK(bm_fp)->Unit(benchmark::kMillisecond)->MinTime(0.5);
-BENCHMARK(bm_fake_quant)->Unit(benchmark::kMillisecond)->MinTime(0.5);
-BENCHMARK(bm_fake_quant_extra_norm)->Unit(benchmark::kMillisecond)->MinTime(0.5);
+BENCHMARK(bm_fp)->Unit(benchmark::kMillisecond)->Iterations(6);
+BENCHMARK(bm_fake_quant)->Unit(benchmark::kMillisecond)->Iterations(6);
+BENCHMARK(bm_fake_quant_extra_norm)->Unit(benchmark::kMillisecond)->Iterations(6);
 
 int main(int argc, char** argv) {
   // TERN_BENCH_KEEP_HEAP=0 measures with glibc's default heap trimming (see train/retain_heap.hpp).

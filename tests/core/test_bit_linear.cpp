@@ -167,46 +167,53 @@ struct absmax_int8_unfused {
 TEMPLATE_TEST_CASE("bit_linear's fused norm -> quantizer path is bit-identical to the unfused one",
                    "[nn][bit_linear][fused]", float, double) {
   using T = TestType;
-  using fused = bit_linear<T, absmean_ternary<>, absmax_int8<>, rms_norm<T, gain::learned>>;
-  using unfused = bit_linear<T, absmean_ternary<>, absmax_int8_unfused, rms_norm<T, gain::learned>>;
-  using fused_plain = bit_linear<T, absmean_ternary<>, absmax_int8<>, no_norm<T>>;
-  using unfused_plain = bit_linear<T, absmean_ternary<>, absmax_int8_unfused, no_norm<T>>;
-  STATIC_REQUIRE(fused::fused_input);
-  STATIC_REQUIRE(fused_plain::fused_input);
-  STATIC_REQUIRE_FALSE(unfused::fused_input);
+  STATIC_REQUIRE((bit_linear<T, absmean_ternary<>, absmax_int8<>, rms_norm<T, gain::learned>>::fused_input));
+  STATIC_REQUIRE((bit_linear<T, absmean_ternary<>, absmax_int8<>, rms_norm<T, gain::none>>::fused_input));
+  STATIC_REQUIRE((bit_linear<T, absmean_ternary<>, absmax_int8<>, no_norm<T>>::fused_input));
+  STATIC_REQUIRE_FALSE((bit_linear<T, absmean_ternary<>, absmax_int8_unfused, rms_norm<T>>::fused_input));
   STATIC_REQUIRE_FALSE((bit_linear<T, absmean_ternary<>, absmax_int8<round_half_even, clipped_ste>>::fused_input));
   STATIC_REQUIRE_FALSE(fp_linear<T>::fused_input);
 
-  const auto check = [](auto a, auto b) {
+  // Every output, input gradient and parameter gradient equal, bit for bit (NaN where NaN).
+  const auto same = [](const matrix<T>& a, const matrix<T>& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           (a.array().isNaN() == b.array().isNaN()).all() && (a.array().isNaN() || a.array() == b.array()).all();
+  };
+  const auto check = [&](auto a, auto b, tern::index in, bool poison) {
     std::srand(11);
-    const matrix<T> w = matrix<T>::Random(9, 23);
-    const matrix<T> gain = matrix<T>::Random(1, 23).array() + T(1.5);
+    const tern::index out = a.out_features(), rows = 6;
+    const matrix<T> w = matrix<T>::Random(out, in);
+    const matrix<T> gain = matrix<T>::Random(1, in).array() + T(1.5);
     a.weight().value = w;
     b.weight().value = w;
     a.for_each_parameter([&](std::string_view name, parameter<T>& p) { if (name == "norm.gain") p.value = gain; });
     b.for_each_parameter([&](std::string_view name, parameter<T>& p) { if (name == "norm.gain") p.value = gain; });
-    matrix<T> x = matrix<T>::Random(6, 23) * T(3);
-    x(2, 5) = std::numeric_limits<T>::quiet_NaN();  // a poisoned row takes the same path in both
-    const matrix<T> dy = matrix<T>::Random(6, 9);
-    for (const T lambda : {T(0), T(0.3), T(1)}) {
-      INFO("lambda " << double(lambda));
+    matrix<T> x = matrix<T>::Random(rows, in) * T(3);
+    if (poison) x(2, in / 2) = std::numeric_limits<T>::quiet_NaN();  // one poisoned row, same path in both
+    const matrix<T> dy = matrix<T>::Random(rows, out);
+    for (const T lambda : {T(0), T(0.3), T(0.7), T(1)}) {
+      INFO("in " << in << " poison " << poison << " lambda " << double(lambda));
       a.set_lambda(lambda);
       b.set_lambda(lambda);
       zero_grad(a);
       zero_grad(b);
-      const matrix<T> ya = a.forward(x), yb = b.forward(x);
-      CHECK(ya.array().isNaN().matrix() == yb.array().isNaN().matrix());
-      CHECK((ya.array().isNaN() || ya.array() == yb.array()).all());
-      const matrix<T> dxa = a.backward(dy), dxb = b.backward(dy);
-      CHECK((dxa.array().isNaN() == dxb.array().isNaN()).all());
-      CHECK((dxa.array().isNaN() || dxa.array() == dxb.array()).all());
+      CHECK(same(a.forward(x), b.forward(x)));
+      CHECK(same(a.backward(dy), b.backward(dy)));
       std::vector<matrix<T>> ga, gb;
       a.for_each_parameter([&](std::string_view, parameter<T>& p) { ga.push_back(p.grad); });
       b.for_each_parameter([&](std::string_view, parameter<T>& p) { gb.push_back(p.grad); });
       REQUIRE(ga.size() == gb.size());
-      for (std::size_t k = 0; k < ga.size(); ++k) CHECK((ga[k].array().isNaN() || ga[k].array() == gb[k].array()).all());
+      for (std::size_t k = 0; k < ga.size(); ++k) {
+        CHECK(same(ga[k], gb[k]));
+        if (!poison) CHECK(ga[k].allFinite());  // a clean input: real numbers are compared
+      }
     }
   };
-  check(fused(23, 9), unfused(23, 9));
-  check(fused_plain(23, 9), unfused_plain(23, 9));
+  for (const tern::index in : {tern::index(1), tern::index(23), tern::index(64)})
+    for (const bool poison : {false, true}) {
+      check(bit_linear<T, absmean_ternary<>, absmax_int8<>, rms_norm<T>>(in, 9),
+            bit_linear<T, absmean_ternary<>, absmax_int8_unfused, rms_norm<T>>(in, 9), in, poison);
+      check(bit_linear<T, absmean_ternary<>, absmax_int8<>, no_norm<T>>(in, 9),
+            bit_linear<T, absmean_ternary<>, absmax_int8_unfused, no_norm<T>>(in, 9), in, poison);
+    }
 }

@@ -355,8 +355,8 @@ TEST_CASE("extremes: all +1 / -1 weights with +127 / -128 activations at K = 655
 TEST_CASE("the emulated AMX tile unit computes TDPBUSD as a u8 x s8 product and faults like the hardware",
           "[kernels][amx]") {
   // Independent of the kernel: C (rows x n) += A (rows x 4 kq, u8) . B (kq x 4 n, s8 in the
-  // VNNI layout) against plain loops, for a full 16 x 64 configuration and a partial one
-  // (whose unused bytes must read back as zero), with extreme bytes included.
+  // VNNI layout) against plain loops, for a full 16 x 64 configuration and a partial one,
+  // with extreme bytes included.
   std::mt19937 rng(21);
   std::uniform_int_distribution<int> byte(0, 255);
   for (const int rows : {16, 5})
@@ -490,7 +490,7 @@ TEST_CASE("AMX kernel on the emulated tile unit matches the reference bit for bi
 TEST_CASE("AMX kernel on the emulated tile unit: extremes at K = 65536", "[kernels][amx]") {
   if (!amx_emulation_runs()) return;
   // Rows of all +1 / all -1 weights against tokens of all +127 / all -128: |acc| = 128 K, and
-  // the tile sums before the offset correction reach 2 * 127 * K. 33 tokens: three token tiles,
+  // the tile sums before the offset correction span -2 * 128 * K .. 2 * 127 * K. 33 tokens: three token tiles,
   // with a period (3) that does not divide 16, so token tiles differ from each other.
   const index k = 65536, m = 3, n = 33;
   matrix<std::int8_t> wc(m, k);

@@ -16,7 +16,8 @@
 //
 // Fused norm -> quantizer (the same values, fewer passes over memory): when the norm hands out
 // its output row by row (forward_rows: rms_norm, no_norm), the activation quantizer is
-// row-wise (absmax_int8) and its backward is the plain STE (which never reads xn), forward
+// row-wise and declares its backward the identity (absmax_int8 with the plain STE: row_wise,
+// backward_is_identity, fake_quantize_row), forward
 // quantizes each norm output row while it is in L1 and never stores xn, and backward skips
 // the quantizer's identity. Other combinations (clipped STE, identity or user quantizers) take
 // the unfused path. Both paths give bit-identical outputs and gradients (tested).
@@ -57,17 +58,17 @@ namespace detail {
 /// Whether bit_linear<T, ., ActQ, Norm> takes the fused norm -> quantizer path (see above).
 template <class Norm, class ActQ, class T>
 constexpr bool fuses_norm_and_quantizer() {
-  if constexpr (requires {
-                  { ActQ::row_wise } -> std::convertible_to<bool>;
-                  ActQ::ste_policy::clipped;
-                }) {
-    if constexpr (ActQ::row_wise && !ActQ::ste_policy::clipped)
-      return requires(Norm& n, const matrix<T>& x) { n.forward_rows(x, [](index, const auto&) {}); };
-    else
-      return false;
-  } else {
+  // Opt-in on both sides: the quantizer declares row_wise and backward_is_identity and has
+  // fake_quantize_row; the norm has forward_rows. Anything else takes the unfused path.
+  constexpr bool quantizer_ok = requires(const matrix<T>& x, matrix<T>& out) {
+    requires ActQ::row_wise;
+    requires ActQ::backward_is_identity;
+    ActQ::fake_quantize_row(x.row(0), out.row(0));
+  };
+  if constexpr (quantizer_ok)
+    return requires(Norm& n, const matrix<T>& x) { n.forward_rows(x, [](index, const auto&) {}); };
+  else
     return false;
-  }
 }
 }  // namespace detail
 

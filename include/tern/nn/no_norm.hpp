@@ -23,7 +23,7 @@ class no_norm {
   /// forward(x) row by row without a copy: f(i, x.row(i)) (see rms_norm::forward_rows).
   template <class F>
   void forward_rows(const matrix<T>& x, F&& f) {
-    detail::check_shape("no_norm::forward", "input", x, -1, features_);
+    detail::check_shape("no_norm::forward_rows", "input", x, -1, features_);
     for (index i = 0; i < x.rows(); ++i) f(i, x.row(i));
   }
   matrix<T> backward(const matrix<T>& dy) {

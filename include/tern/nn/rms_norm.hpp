@@ -64,6 +64,17 @@ class rms_norm {
     const index n = x.rows();
     inv_r_.resize(n);
     xhat_.resize(n, features_);
+    // If f throws, the half-written caches are dropped: backward() then throws logic_error.
+    struct drop_on_throw {
+      rms_norm* self;
+      bool done = false;
+      ~drop_on_throw() {
+        if (!done) {
+          self->inv_r_.resize(0);
+          self->xhat_.resize(0, 0);
+        }
+      }
+    } guard{this};
     for (index i = 0; i < n; ++i) {
       const T inv = T(1) / std::sqrt(x.row(i).squaredNorm() / T(features_) + eps);
       inv_r_(i) = inv;
@@ -75,6 +86,7 @@ class rms_norm {
       if constexpr (G == gain::learned) f(i, xhat_.row(i).cwiseProduct(gain_.value.row(0)));
       else f(i, xhat_.row(i));
     }
+    guard.done = true;
   }
 
   matrix<T> backward(const matrix<T>& dy) {

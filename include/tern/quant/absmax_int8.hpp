@@ -102,6 +102,9 @@ struct absmax_int8 {
   /// Row-wise quantizer: fake_quantize acts on every row alone, so bit_linear may fuse it with
   /// the norm in front of it (fake_quantize_row, one row at a time).
   static constexpr bool row_wise = true;
+  /// backward(x, dq) == dq whatever x is (the plain STE): bit_linear's fused path may then skip
+  /// it and need not keep x. A quantizer opts in explicitly; false with the clipped STE.
+  static constexpr bool backward_is_identity = !Ste::clipped;
 
   /// fake_quantize of one row x (an Eigen row expression) into out (a row of the same size).
   template <class Row, class Out>

@@ -351,6 +351,30 @@ TEST_CASE("extremes: all +1 / -1 weights with +127 / -128 activations at K = 655
   }, false);
 }
 
+TEST_CASE("tq1 GEMV at K = 2^20: extremes and random rows past 32-bit lane folds", "[kernels][paths]") {
+  // The avx512vnni tq1 GEMV sums 256 x (its lane sums) and folds them every 1024 blocks
+  // (base3_kernel.hpp); at K = 2^20 (3277 blocks) and these extremes an unfolded lane would
+  // overflow int32. Rows: all +1, all -1, then random codes (5 rows: a 4-row tile and a 1-row one).
+  const index k = index(1) << 20, m = 5;
+  std::mt19937 rng(31);
+  matrix<std::int8_t> wc = random_ternary(m, k, rng);
+  wc.row(0).setConstant(1);
+  wc.row(1).setConstant(-1);
+  const packed_ternary_base3 w(wc, matrix<float>::Ones(1, 1), 0);
+  matrix<std::int8_t> lowest(1, k);
+  lowest.setConstant(-128);
+  const auto xl = make_activations(int8_tokens(lowest, rng), w.layout());
+  const auto xr = make_activations(int8_tokens(random_int8(1, k, rng), rng), w.layout());
+  const accumulators ref = gemm_acc_ref(w, xr);
+  for_each_path([&](path p) {
+    INFO("tq1 path " << path_name(p));
+    const accumulators a = gemm_acc(w, xl, p);
+    CHECK(a(0, 0, 0) == -128 * k);
+    CHECK(a(0, 1, 0) == 128 * k);
+    CHECK(same_acc(gemm_acc(w, xr, p), ref));
+  }, false);
+}
+
 #if TERN_KERNELS_X86
 TEST_CASE("the emulated AMX tile unit computes TDPBUSD as a u8 x s8 product and faults like the hardware",
           "[kernels][amx]") {

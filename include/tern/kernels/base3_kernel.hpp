@@ -26,7 +26,17 @@
 // avx512bw:    as avx512vnni's decode (unsigned compares to k-masks, zero-masked and
 //              merge-masked moves build 0 / 1 / 2: 6 ops), then vpmaddubsw / vpmaddwd as avx2;
 //              the 5 vpmaddubsw of a block sum to <= 2560 in int16.
-// avx512vnni:  the same decode, then vpdpbusd as in tq2.
+// avx512vnni:  the same decode, then vpdpbusd as in tq2 (GEMM tiles, C > 1).
+//              GEMV (C = 1), "product decode" (detail::dot_rows_b3_vnni): no codes are formed.
+//              Per byte, 3 m_t = 256 c_t + m_{t+1} exactly (m_{t+1} = 3 m_t mod 256), so
+//              256 sum_t c_t x_t = 3 sum_t m_t x_t - sum_t m_{t+1} x_t: two vpdpbusd per trit
+//              feed A += m_t . x_t and B += m_{t+1} . x_t with the states themselves as the
+//              unsigned operand (0..255, no saturation in vpdpbusd), and the recurrence's two
+//              byte adds are the whole decode: 4 ops per trit instead of 7. Per int32 lane,
+//              3 A - B = 256 S (S the lane's sum of c x) holds modulo 2^32, hence exactly while
+//              |256 S| < 2^31: a lane's S grows by at most 20 x 2 x 128 = 5120 per block, so
+//              (3 A - B) >> 8 (arithmetic, exact) is folded into the total every 1024 blocks
+//              (256 x 5120 x 1024 = 5 x 2^28 < 2^31) and any K is exact.
 // neon:        vcgeq_u8 gives 0xFF = -1 masks, so n = g1 + g2 = -c (one add) and m * 3 is one
 //              vmulq_u8: 4 ops. smull / smlal2 accumulate n x in int16 (|n x| <= 256, 5 trits x
 //              4 loads x 2 halves = 40 products per lane and block, <= 10240), sadalp widens per
@@ -189,9 +199,71 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dot_tile_b3(avx
   detail::hsum_n(flat, R * C, out);
 }
 
+namespace detail {
+/// S = (3 a - s) >> 8 per lane: 3 a - s = 256 S holds modulo 2^32, exactly while |256 S| < 2^31
+/// (the callers fold often enough, file comment), so the arithmetic shift is exact.
+__attribute__((target("avx512f"))) inline __m512i b3_fold(__m512i a, __m512i s) {
+  return _mm512_srai_epi32(_mm512_sub_epi32(_mm512_add_epi32(a, _mm512_add_epi32(a, a)), s), 8);
+}
+
+/// tq1 GEMV rows (dot_tile_b3 with C = 1) by the product decode (file comment, avx512vnni).
+/// Always four rows (R < 4 repeats the last row and drops its sums), with named accumulators:
+/// GCC 12 keeps an array of vectors in memory (see the avx512vnni tq2 GEMM tile). Four rows
+/// give 8 independent vpdpbusd chains, enough to cover its latency.
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_rows_b3_vnni(
+    const std::uint8_t* const* w, const std::int8_t* x, index nblocks, std::int32_t* out) {
+  static_assert(R >= 1 && R <= 4, "the product-decode GEMV takes at most 4 rows");
+  constexpr index fold_blocks = 1024;
+  const std::uint8_t* w0 = w[0];
+  const std::uint8_t* w1 = w[std::min(1, R - 1)];
+  const std::uint8_t* w2 = w[std::min(2, R - 1)];
+  const std::uint8_t* w3 = w[std::min(3, R - 1)];
+  __m512i t0 = _mm512_setzero_si512(), t1 = t0, t2 = t0, t3 = t0;
+  for (index b0 = 0; b0 < nblocks; b0 += fold_blocks) {
+    const index b1 = std::min(nblocks, b0 + fold_blocks);
+    // a_r: sum of m_t . x_t; s_r: sum of m_{t+1} . x_t (row r)
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, s0 = a0, s1 = a0, s2 = a0, s3 = a0;
+    for (index b = b0; b < b1; ++b) {
+      prefetch_weights(w0, b);
+      prefetch_weights(w1, b);
+      prefetch_weights(w2, b);
+      prefetch_weights(w3, b);
+      __m512i m0 = _mm512_loadu_si512(w0 + b * 64), m1 = _mm512_loadu_si512(w1 + b * 64);
+      __m512i m2 = _mm512_loadu_si512(w2 + b * 64), m3 = _mm512_loadu_si512(w3 + b * 64);
+      for (int t = 0; t < 5; ++t) {
+        const __m512i xv = _mm512_loadu_si512(x + b * 320 + 64 * t);
+        dpbusd(a0, m0, xv);
+        dpbusd(a1, m1, xv);
+        dpbusd(a2, m2, xv);
+        dpbusd(a3, m3, xv);
+        m0 = _mm512_add_epi8(m0, _mm512_add_epi8(m0, m0));  // 3 m mod 256
+        m1 = _mm512_add_epi8(m1, _mm512_add_epi8(m1, m1));
+        m2 = _mm512_add_epi8(m2, _mm512_add_epi8(m2, m2));
+        m3 = _mm512_add_epi8(m3, _mm512_add_epi8(m3, m3));
+        dpbusd(s0, m0, xv);
+        dpbusd(s1, m1, xv);
+        dpbusd(s2, m2, xv);
+        dpbusd(s3, m3, xv);
+      }
+    }
+    t0 = _mm512_add_epi32(t0, b3_fold(a0, s0));
+    t1 = _mm512_add_epi32(t1, b3_fold(a1, s1));
+    t2 = _mm512_add_epi32(t2, b3_fold(a2, s2));
+    t3 = _mm512_add_epi32(t3, b3_fold(a3, s3));
+  }
+  const __m512i tot[4] = {t0, t1, t2, t3};
+  hsum_n(tot, R, out);
+}
+}  // namespace detail
+
 template <int R, int C>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_tile_b3(
     avx512vnni, const std::uint8_t* const* w, const std::int8_t* const* x, index nblocks, std::int32_t* out) {
+  if constexpr (C == 1) {
+    detail::dot_rows_b3_vnni<R>(w, x[0], nblocks, out);
+    return;
+  }
   const __m512i one = _mm512_set1_epi8(1), two = _mm512_set1_epi8(2);
   const __m512i lo = _mm512_set1_epi8(85), hi = _mm512_set1_epi8(char(170));
   if constexpr (R == 2 && C == 8) {

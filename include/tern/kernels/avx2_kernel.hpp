@@ -34,6 +34,14 @@ inline void prefetch_weights(const std::uint8_t* row, index b) {
   _mm_prefetch(reinterpret_cast<const char*>(row + (b + prefetch_far_blocks) * 64), _MM_HINT_T2);
   _mm_prefetch(reinterpret_cast<const char*>(row + (b + prefetch_blocks) * 64), _MM_HINT_T0);
 }
+
+/// Sum of the 8 int32 lanes of v (the end of every AVX2 tile, tq2 and tq1).
+__attribute__((target("avx2"))) inline std::int32_t hsum(__m256i v) {
+  __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+  return _mm_cvtsi128_si32(h);
+}
 }  // namespace detail
 
 template <int R, int C>
@@ -66,12 +74,7 @@ __attribute__((target("avx2,fma"))) inline void dot_tile(avx2, const std::uint8_
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc[r][c]), _mm256_extracti128_si256(acc[r][c], 1));
-      v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
-      v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
-      out[r * C + c] = _mm_cvtsi128_si32(v);
-    }
+    for (int c = 0; c < C; ++c) out[r * C + c] = detail::hsum(acc[r][c]);
 }
 
 }  // namespace TERN_KERNELS_ABI

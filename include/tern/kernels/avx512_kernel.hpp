@@ -66,6 +66,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void hsum_n(const __
   for (; i < n; ++i) out[i] = hsum(v[i]);
 }
 
+/// out[r * C + c] = sum of the lanes of acc[r][c]: the end of the R x C tiles kept in arrays.
+/// Always inlined, so the accumulators stay in registers in the caller (an out-of-line call
+/// taking acc's address would keep them in memory); the sums go through a flat copy.
+template <int R, int C>
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline void store_tile_sums(
+    const __m512i (&acc)[R][C], std::int32_t* out) {
+  __m512i flat[R * C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) flat[r * C + c] = acc[r][c];
+  hsum_n(flat, R * C, out);
+}
+
 /// acc += vpdpbusd(u, x), in place. GCC 12 treats the intrinsic as non-destructive and copies
 /// accumulators around (register moves and spills in the hot loop); the one-instruction asm
 /// pins the accumulator to its register.
@@ -117,10 +129,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dot_tile(avx512
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_add_epi32(acc[r][c], _mm512_madd_epi16(part[r][c], ones));
   }
-  __m512i flat[R * C];  // a copy: taking acc's address would keep it in memory
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) flat[r * C + c] = acc[r][c];
-  detail::hsum_n(flat, R * C, out);
+  detail::store_tile_sums(acc, out);
 }
 
 template <int R, int C>
@@ -213,10 +222,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_
         }
       }
     }
-    __m512i flat[R * C];  // a copy: taking acc's address would keep it in memory
-    for (int r = 0; r < R; ++r)
-      for (int c = 0; c < C; ++c) flat[r * C + c] = acc[r][c];
-    detail::hsum_n(flat, R * C, out);
+    detail::store_tile_sums(acc, out);
   }
 }
 

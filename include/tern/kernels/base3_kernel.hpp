@@ -51,6 +51,7 @@
 #include "tern/kernels/arch.hpp"
 #include "tern/kernels/avx2_kernel.hpp"
 #include "tern/kernels/avx512_kernel.hpp"
+#include "tern/kernels/generic_kernel.hpp"
 
 #if TERN_KERNELS_X86
 #include <immintrin.h>
@@ -108,14 +109,8 @@ inline void dot_tile_b3(generic, const std::uint8_t* const* w, const std::int8_t
         acc[r][c] += ((t << 16) >> 16) + (t >> 16);
       }
   }
-  alignas(64) std::int32_t lanes[b32::size];  // lane sums through memory, as in generic_kernel.hpp
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      acc[r][c].store_aligned(lanes);
-      std::int32_t sum = 0;
-      for (std::size_t l = 0; l < b32::size; ++l) sum += lanes[l];
-      out[r * C + c] = sum;
-    }
+    for (int c = 0; c < C; ++c) out[r * C + c] = detail::lane_sum(acc[r][c]);
 }
 
 #if TERN_KERNELS_X86
@@ -154,12 +149,7 @@ __attribute__((target("avx2,fma"))) inline void dot_tile_b3(avx2, const std::uin
       for (int c = 0; c < C; ++c) acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(part[r][c], ones));
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      __m128i v = _mm_add_epi32(_mm256_castsi256_si128(acc[r][c]), _mm256_extracti128_si256(acc[r][c], 1));
-      v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
-      v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
-      out[r * C + c] = _mm_cvtsi128_si32(v);
-    }
+    for (int c = 0; c < C; ++c) out[r * C + c] = detail::hsum(acc[r][c]);
 }
 
 template <int R, int C>
@@ -193,10 +183,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dot_tile_b3(avx
     for (int r = 0; r < R; ++r)
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_add_epi32(acc[r][c], _mm512_madd_epi16(part[r][c], ones));
   }
-  __m512i flat[R * C];  // a copy: taking acc's address would keep it in memory
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) flat[r * C + c] = acc[r][c];
-  detail::hsum_n(flat, R * C, out);
+  detail::store_tile_sums(acc, out);
 }
 
 namespace detail {
@@ -316,10 +303,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_
       }
     }
   }
-  __m512i flat[R * C];  // a copy: taking acc's address would keep it in memory
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) flat[r * C + c] = acc[r][c];
-  detail::hsum_n(flat, R * C, out);
+  detail::store_tile_sums(acc, out);
 }
 #endif
 

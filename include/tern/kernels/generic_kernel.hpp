@@ -23,6 +23,19 @@
 namespace tern::kernels {
 inline namespace TERN_KERNELS_ABI {
 
+namespace detail {
+/// Sum of the lanes of an xsimd batch, through memory (xsimd::hadd on AVX-512 trips GCC 12's
+/// -Wuninitialized): the end of every xsimd tile, tq2 and tq1.
+template <class B>
+typename B::value_type lane_sum(const B& v) {
+  alignas(64) typename B::value_type lanes[B::size];
+  v.store_aligned(lanes);
+  typename B::value_type sum = 0;
+  for (std::size_t l = 0; l < B::size; ++l) sum += lanes[l];
+  return sum;
+}
+}  // namespace detail
+
 template <int R, int C>
 inline void dot_tile(generic, const std::uint8_t* const* w, const std::int8_t* const* x, index nblocks,
                      std::int32_t* out) {
@@ -60,15 +73,8 @@ inline void dot_tile(generic, const std::uint8_t* const* w, const std::int8_t* c
         acc[r][c] += ((t << 16) >> 16) + (t >> 16);
       }
   }
-  // Lane sums through memory (xsimd::hadd on AVX-512 trips GCC 12's -Wuninitialized).
-  alignas(64) std::int32_t lanes[b32::size];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      acc[r][c].store_aligned(lanes);
-      std::int32_t sum = 0;
-      for (std::size_t l = 0; l < b32::size; ++l) sum += lanes[l];
-      out[r * C + c] = sum;
-    }
+    for (int c = 0; c < C; ++c) out[r * C + c] = detail::lane_sum(acc[r][c]);
 }
 
 }  // namespace TERN_KERNELS_ABI

@@ -101,67 +101,15 @@ struct k_layout {
   friend bool operator==(const k_layout&, const k_layout&) = default;
 };
 
-/// Ternary weights, M x K, 2 bits each (see the file comment for the byte layout).
-class packed_ternary {
+namespace detail {
+
+/// What both packed formats (packed_ternary, packed_ternary_base3) share: M rows of
+/// row_bytes() bytes (contiguous, 64-byte aligned) laid out along K by a k_layout, the scales,
+/// the checks of packing, and the accessors the kernels read. Derived supplies the byte format:
+/// the packing loop and `std::int8_t code(index i, index j) const`.
+template <class Derived>
+class packed_rows {
  public:
-  static constexpr std::string_view format = "tq2";
-  static constexpr index block_weights = 256;
-
-  packed_ternary() = default;
-
-  /// Packs `codes` (M x K, values in {-1, 0, 1}) with dequantization scales `scales`
-  /// (1 x groups or M x groups, groups = ceil(K / group)); group <= 0 or >= K: one group.
-  packed_ternary(const matrix<std::int8_t>& codes, const matrix<float>& scales, index group)
-      : rows_(codes.rows()) {
-    constexpr std::string_view where = "tern::kernels::packed_ternary";
-    if (codes.rows() <= 0 || codes.cols() <= 0)
-      throw shape_error(std::string(where) + ": codes is " +
-                        tern::detail::shape_str(codes.rows(), codes.cols()) +
-                        ", expected at least 1x1");
-    layout_ = k_layout::make(codes.cols(), group);
-    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
-    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
-    scales_ = scales;
-    row_bytes_ = layout_.row_bytes();
-    data_ = detail::aligned_buffer<std::uint8_t>(static_cast<std::size_t>(rows_ * row_bytes_));
-    std::memset(data_.data(), 0x55, data_.size());  // every code 1: w = 0 in the padding
-    for (index i = 0; i < rows_; ++i) {
-      std::uint8_t* r = data_.data() + i * row_bytes_;
-      for (index j = 0; j < layout_.k; ++j) {
-        const int w = codes(i, j);
-        if (w < -1 || w > 1)
-          throw std::invalid_argument(std::string(where) + ": codes(" + std::to_string(i) + ", " +
-                                      std::to_string(j) + ") = " + std::to_string(w) +
-                                      " is not ternary");
-        const index p = layout_.position(j);
-        std::uint8_t& byte = r[p / 256 * 64 + p % 64];
-        const int shift = 2 * static_cast<int>(p % 256 / 64);
-        byte = static_cast<std::uint8_t>((byte & ~(3 << shift)) | ((w + 1) << shift));
-      }
-    }
-  }
-
-  /// Packs a tern::quantized<float> holding ternary codes (absmean_ternary::quantize output).
-  explicit packed_ternary(const quantized<float>& q) : packed_ternary(q.codes, q.scales, q.group) {}
-
-  /// The lossless inverse of packing.
-  quantized<float> unpack() const {
-    quantized<float> q;
-    q.codes.resize(rows_, layout_.k);
-    for (index i = 0; i < rows_; ++i)
-      for (index j = 0; j < layout_.k; ++j) q.codes(i, j) = code(i, j);
-    q.scales = scales_;
-    q.group = layout_.group;
-    return q;
-  }
-
-  /// The ternary weight w(i, j) in {-1, 0, 1}, decoded from the packed bytes.
-  std::int8_t code(index i, index j) const {
-    const index p = layout_.position(j);
-    const std::uint8_t byte = data_[static_cast<std::size_t>(i * row_bytes_ + p / 256 * 64 + p % 64)];
-    return static_cast<std::int8_t>(((byte >> (2 * (p % 256 / 64))) & 3) - 1);
-  }
-
   index rows() const { return rows_; }
   index cols() const { return layout_.k; }
   const k_layout& layout() const { return layout_; }
@@ -173,12 +121,96 @@ class packed_ternary {
   /// Bytes of packed weights (what a GEMV streams), scales excluded.
   std::size_t bytes() const { return data_.size(); }
 
- private:
+  /// The lossless inverse of packing.
+  quantized<float> unpack() const {
+    quantized<float> q;
+    q.codes.resize(rows_, layout_.k);
+    for (index i = 0; i < rows_; ++i)
+      for (index j = 0; j < layout_.k; ++j) q.codes(i, j) = static_cast<const Derived&>(*this).code(i, j);
+    q.scales = scales_;
+    q.group = layout_.group;
+    return q;
+  }
+
+ protected:
+  packed_rows() = default;
+  /// Checks the shapes (codes at least 1 x 1, scales 1 x groups or M x groups), makes the
+  /// layout for blocks of `block_weights` and allocates zeroed rows; `where` names the format in
+  /// the errors.
+  packed_rows(std::string_view where, const matrix<std::int8_t>& codes, const matrix<float>& scales, index group,
+              index block_weights)
+      : rows_(codes.rows()) {
+    if (codes.rows() <= 0 || codes.cols() <= 0)
+      throw shape_error(std::string(where) + ": codes is " + tern::detail::shape_str(codes.rows(), codes.cols()) +
+                        ", expected at least 1x1");
+    layout_ = k_layout::make(codes.cols(), group, block_weights);
+    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
+    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
+    scales_ = scales;
+    row_bytes_ = layout_.row_bytes();
+    data_ = aligned_buffer<std::uint8_t>(static_cast<std::size_t>(rows_ * row_bytes_));
+  }
+
+  /// codes(i, j), which must be in {-1, 0, 1} (std::invalid_argument naming it otherwise).
+  static int ternary_code(std::string_view where, const matrix<std::int8_t>& codes, index i, index j) {
+    const int w = codes(i, j);
+    if (w < -1 || w > 1)
+      throw std::invalid_argument(std::string(where) + ": codes(" + std::to_string(i) + ", " + std::to_string(j) +
+                                  ") = " + std::to_string(w) + " is not ternary");
+    return w;
+  }
+
+  /// The byte at position p (0 .. padded_k - 1) of row i, in a layout of 64-byte blocks of
+  /// `block_weights` weights whose byte j holds positions j, j + 64, j + 128, ...
+  std::uint8_t byte_at(index i, index p, index block_weights) const {
+    return data_[static_cast<std::size_t>(i * row_bytes_ + p / block_weights * 64 + p % 64)];
+  }
+
   index rows_ = 0;
   k_layout layout_;
   index row_bytes_ = 0;
   matrix<float> scales_;
-  detail::aligned_buffer<std::uint8_t> data_;
+  aligned_buffer<std::uint8_t> data_;
+};
+
+}  // namespace detail
+
+/// Ternary weights, M x K, 2 bits each (see the file comment for the byte layout).
+class packed_ternary : public detail::packed_rows<packed_ternary> {
+ public:
+  static constexpr std::string_view format = "tq2";
+  static constexpr index block_weights = 256;
+
+  packed_ternary() = default;
+
+  /// Packs `codes` (M x K, values in {-1, 0, 1}) with dequantization scales `scales`
+  /// (1 x groups or M x groups, groups = ceil(K / group)); group <= 0 or >= K: one group.
+  packed_ternary(const matrix<std::int8_t>& codes, const matrix<float>& scales, index group)
+      : packed_rows(where, codes, scales, group, block_weights) {
+    std::memset(data_.data(), 0x55, data_.size());  // every code 1: w = 0 in the padding
+    for (index i = 0; i < rows_; ++i) {
+      std::uint8_t* r = data_.data() + i * row_bytes_;
+      for (index j = 0; j < layout_.k; ++j) {
+        const int w = ternary_code(where, codes, i, j);
+        const index p = layout_.position(j);
+        std::uint8_t& byte = r[p / 256 * 64 + p % 64];
+        const int shift = 2 * static_cast<int>(p % 256 / 64);
+        byte = static_cast<std::uint8_t>((byte & ~(3 << shift)) | ((w + 1) << shift));
+      }
+    }
+  }
+
+  /// Packs a tern::quantized<float> holding ternary codes (absmean_ternary::quantize output).
+  explicit packed_ternary(const quantized<float>& q) : packed_ternary(q.codes, q.scales, q.group) {}
+
+  /// The ternary weight w(i, j) in {-1, 0, 1}, decoded from the packed bytes.
+  std::int8_t code(index i, index j) const {
+    const index p = layout_.position(j);
+    return static_cast<std::int8_t>(((byte_at(i, p, block_weights) >> (2 * (p % 256 / 64))) & 3) - 1);
+  }
+
+ private:
+  static constexpr std::string_view where = "tern::kernels::packed_ternary";
 };
 
 }  // namespace TERN_KERNELS_ABI

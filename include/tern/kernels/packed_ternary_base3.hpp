@@ -30,7 +30,7 @@ namespace tern::kernels {
 inline namespace TERN_KERNELS_ABI {
 
 /// Ternary weights, M x K, 1.6 bits each (see the file comment for the byte layout).
-class packed_ternary_base3 {
+class packed_ternary_base3 : public detail::packed_rows<packed_ternary_base3> {
  public:
   static constexpr std::string_view format = "tq1";
   static constexpr index block_weights = 320;
@@ -51,26 +51,11 @@ class packed_ternary_base3 {
 
   /// Packs `codes` (M x K in {-1, 0, 1}) with `scales` (1 x groups or M x groups).
   packed_ternary_base3(const matrix<std::int8_t>& codes, const matrix<float>& scales, index group)
-      : rows_(codes.rows()) {
-    constexpr std::string_view where = "tern::kernels::packed_ternary_base3";
-    if (codes.rows() <= 0 || codes.cols() <= 0)
-      throw shape_error(std::string(where) + ": codes is " +
-                        tern::detail::shape_str(codes.rows(), codes.cols()) + ", expected at least 1x1");
-    layout_ = k_layout::make(codes.cols(), group, block_weights);
-    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
-    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
-    scales_ = scales;
-    row_bytes_ = layout_.row_bytes();
-    data_ = detail::aligned_buffer<std::uint8_t>(static_cast<std::size_t>(rows_ * row_bytes_));
+      : packed_rows(where, codes, scales, group, block_weights) {
     for (index i = 0; i < rows_; ++i) {
       std::vector<std::int8_t> padded(static_cast<std::size_t>(layout_.padded_k()), 0);
-      for (index j = 0; j < layout_.k; ++j) {
-        const int w = codes(i, j);
-        if (w < -1 || w > 1)
-          throw std::invalid_argument(std::string(where) + ": codes(" + std::to_string(i) + ", " +
-                                      std::to_string(j) + ") = " + std::to_string(w) + " is not ternary");
-        padded[static_cast<std::size_t>(layout_.position(j))] = static_cast<std::int8_t>(w);
-      }
+      for (index j = 0; j < layout_.k; ++j)
+        padded[static_cast<std::size_t>(layout_.position(j))] = static_cast<std::int8_t>(ternary_code(where, codes, i, j));
       std::uint8_t* r = data_.data() + i * row_bytes_;
       for (index b = 0; b < layout_.padded_k() / block_weights; ++b)
         for (int j = 0; j < 64; ++j) {
@@ -83,38 +68,14 @@ class packed_ternary_base3 {
 
   explicit packed_ternary_base3(const quantized<float>& q) : packed_ternary_base3(q.codes, q.scales, q.group) {}
 
-  quantized<float> unpack() const {
-    quantized<float> q;
-    q.codes.resize(rows_, layout_.k);
-    for (index i = 0; i < rows_; ++i)
-      for (index j = 0; j < layout_.k; ++j) q.codes(i, j) = code(i, j);
-    q.scales = scales_;
-    q.group = layout_.group;
-    return q;
-  }
-
   /// The ternary weight w(i, j), decoded by the specification's integer arithmetic.
   std::int8_t code(index i, index j) const {
     const index p = layout_.position(j);
-    const std::uint8_t q = data_[static_cast<std::size_t>(i * row_bytes_ + p / block_weights * 64 + p % 64)];
-    return static_cast<std::int8_t>(decode(q, static_cast<int>(p % block_weights / 64)) - 1);
+    return static_cast<std::int8_t>(decode(byte_at(i, p, block_weights), static_cast<int>(p % block_weights / 64)) - 1);
   }
 
-  index rows() const { return rows_; }
-  index cols() const { return layout_.k; }
-  const k_layout& layout() const { return layout_; }
-  const matrix<float>& scales() const { return scales_; }
-  float scale(index i, index g) const { return scales_(scales_.rows() == 1 ? 0 : i, g); }
-  index row_bytes() const { return row_bytes_; }
-  const std::uint8_t* row(index i) const { return data_.data() + i * row_bytes_; }
-  std::size_t bytes() const { return data_.size(); }
-
  private:
-  index rows_ = 0;
-  k_layout layout_;
-  index row_bytes_ = 0;
-  matrix<float> scales_;
-  detail::aligned_buffer<std::uint8_t> data_;
+  static constexpr std::string_view where = "tern::kernels::packed_ternary_base3";
 };
 
 }  // namespace TERN_KERNELS_ABI

@@ -3,6 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <type_traits>
 #include <limits>
 #include <iterator>
 #include <random>
@@ -197,6 +201,95 @@ TEST_CASE("quantize_activations matches the absmax int8 formula and folds RMSNor
       CHECK(q.sum(n, 0) == sum0);
     }
   }
+}
+
+TEST_CASE("quantize_activations with a learned gain: codes of g x, 1/rms(x) in the scale", "[kernels][act]") {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> d(0.0f, 2.0f);
+  std::uniform_real_distribution<float> gd(0.2f, 3.0f);
+  for (index k : {1, 5, 16, 64, 100, 333}) {
+    matrix<float> x(4, k);
+    for (index i = 0; i < x.size(); ++i) x.data()[i] = d(rng);
+    std::vector<float> g(static_cast<std::size_t>(k));
+    for (auto& v : g) v = gd(rng);
+    for (index group : {index(0), index(32)}) {
+      const k_layout l = k_layout::make(k, group);
+      const auto q = quantize_activations(x, l, norm_fold::rms, g.data());
+      const auto qg = quantize_activations(x, l, norm_fold::none, g.data());
+      for (index n = 0; n < x.rows(); ++n) {
+        // The definition, scalar: u = g x (one float multiply), absmax codes of u, r of x.
+        float gamma = 1e-5f;
+        double ss = 0.0;
+        for (index j = 0; j < k; ++j) {
+          gamma = std::max(gamma, std::abs(g[std::size_t(j)] * x(n, j)));
+          ss += double(x(n, j)) * x(n, j);
+        }
+        CHECK(qg.scale[n] == gamma / 127.0f);
+        CHECK(q.scale[n] == static_cast<float>(double(gamma / 127.0f) / std::sqrt(ss / double(k) + 1e-6)));
+        for (index j = 0; j < k; ++j) {
+          const float u = g[std::size_t(j)] * x(n, j);
+          const float e = std::min(std::max(std::nearbyint((127.0f * u) / gamma), -128.0f), 127.0f);
+          REQUIRE(q.code(n, j) == static_cast<int>(e));
+          REQUIRE(qg.code(n, j) == q.code(n, j));
+        }
+      }
+    }
+  }
+  // Into a reused buffer: the same result, storage kept when the shape matches.
+  matrix<float> x(2, 50);
+  for (index i = 0; i < x.size(); ++i) x.data()[i] = d(rng);
+  const k_layout l = k_layout::make(50, 0);
+  quantized_activations reuse;
+  quantize_activations_into(reuse, x.data(), 2, l);
+  const std::int8_t* storage = reuse.codes.data();
+  x *= 3.0f;
+  quantize_activations_into(reuse, x.data(), 2, l);
+  CHECK(reuse.codes.data() == storage);
+  const auto fresh = quantize_activations(x, l);
+  for (index n = 0; n < 2; ++n) {
+    CHECK(reuse.scale[n] == fresh.scale[n]);
+    for (index j = 0; j < 50; ++j) CHECK(reuse.code(n, j) == fresh.code(n, j));
+  }
+}
+
+TEST_CASE("packed formats over borrowed bytes give the same product as the owning ones", "[kernels][pack]") {
+  std::mt19937 rng(13);
+  const index m = 11, k = 700, group = 128;
+  const matrix<std::int8_t> c = random_ternary(m, k, rng);
+  const matrix<float> s = random_scales(m, (k + group - 1) / group, rng);
+  const matrix<float> x = matrix<float>::Random(3, k);
+  const auto check = [&](const auto& owned, auto make_view) {
+    using W = std::decay_t<decltype(owned)>;
+    const auto xq = quantize_activations(x, owned.layout());
+    auto buf = std::shared_ptr<std::uint8_t>(static_cast<std::uint8_t*>(::operator new(owned.bytes(), std::align_val_t{64})),
+                                             [](std::uint8_t* p) { ::operator delete(p, std::align_val_t{64}); });
+    std::memcpy(buf.get(), owned.data(), owned.bytes());
+    const W view = make_view(std::shared_ptr<const std::uint8_t>(buf));
+    CHECK(view.borrowed());
+    CHECK_FALSE(owned.borrowed());
+    const W copy = view;  // shares the borrowed bytes
+    CHECK(copy.data() == view.data());
+    CHECK(same_acc(gemm_acc(view, xq), gemm_acc_ref(owned, xq)));
+    CHECK(same_acc(gemm_acc(copy, xq), gemm_acc_ref(owned, xq)));
+    const W owned_copy = owned;  // owns a copy
+    CHECK(owned_copy.data() != owned.data());
+    CHECK(same_acc(gemm_acc(owned_copy, xq), gemm_acc_ref(owned, xq)));
+    auto misaligned = std::shared_ptr<const std::uint8_t>(buf, buf.get() + 1);
+    CHECK_THROWS_AS(make_view(misaligned), std::invalid_argument);
+  };
+  const packed_ternary p2(c, s, group);
+  check(p2, [&](std::shared_ptr<const std::uint8_t> b) { return packed_ternary::from_bytes(std::move(b), m, k, group, s); });
+  CHECK(p2.valid_codes());
+  const packed_ternary_base3 p1(c, s, group);
+  check(p1, [&](std::shared_ptr<const std::uint8_t> b) {
+    return packed_ternary_base3::from_bytes(std::move(b), m, k, group, s);
+  });
+  // A 2-bit field holding 3 (w = 2) is caught.
+  auto bad = std::shared_ptr<std::uint8_t>(static_cast<std::uint8_t*>(::operator new(p2.bytes(), std::align_val_t{64})),
+                                           [](std::uint8_t* p) { ::operator delete(p, std::align_val_t{64}); });
+  std::memcpy(bad.get(), p2.data(), p2.bytes());
+  bad.get()[p2.bytes() / 2] |= 0x30;
+  CHECK_FALSE(packed_ternary::from_bytes(bad, m, k, group, s).valid_codes());
 }
 
 TEST_CASE("kernel operands agree with the training quantizers (absmax_int8, absmean_ternary)", "[kernels][act]") {

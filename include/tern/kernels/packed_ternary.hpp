@@ -107,6 +107,10 @@ namespace detail {
 /// row_bytes() bytes (contiguous, 64-byte aligned) laid out along K by a k_layout, the scales,
 /// the checks of packing, and the accessors the kernels read. Derived supplies the byte format:
 /// the packing loop and `std::int8_t code(index i, index j) const`.
+///
+/// Storage: the packed bytes are either owned (packing allocates them) or borrowed from memory
+/// the caller keeps alive through a shared_ptr (a memory-mapped model file: see from_bytes in
+/// each format). Copies of a borrowed matrix share the borrowed bytes; the kernels only read.
 template <class Derived>
 class packed_rows {
  public:
@@ -117,9 +121,13 @@ class packed_rows {
   /// Scale of row i, group g.
   float scale(index i, index g) const { return scales_(scales_.rows() == 1 ? 0 : i, g); }
   index row_bytes() const { return row_bytes_; }
-  const std::uint8_t* row(index i) const { return data_.data() + i * row_bytes_; }
+  const std::uint8_t* row(index i) const { return bytes_ + i * row_bytes_; }
+  /// The packed bytes, rows() * row_bytes() of them.
+  const std::uint8_t* data() const { return bytes_; }
   /// Bytes of packed weights (what a GEMV streams), scales excluded.
-  std::size_t bytes() const { return data_.size(); }
+  std::size_t bytes() const { return static_cast<std::size_t>(rows_ * row_bytes_); }
+  /// True when the bytes are borrowed (from_bytes), false when this object owns them.
+  bool borrowed() const { return keep_alive_ != nullptr; }
 
   /// The lossless inverse of packing.
   quantized<float> unpack() const {
@@ -132,8 +140,25 @@ class packed_rows {
     return q;
   }
 
+  packed_rows(const packed_rows& o)
+      : rows_(o.rows_), layout_(o.layout_), row_bytes_(o.row_bytes_), scales_(o.scales_), own_(o.own_),
+        keep_alive_(o.keep_alive_) {
+    bytes_ = keep_alive_ ? o.bytes_ : own_.data();
+  }
+  packed_rows& operator=(const packed_rows& o) {
+    if (this != &o) *this = packed_rows(o);
+    return *this;
+  }
+  packed_rows(packed_rows&& o) noexcept { swap(o); }
+  packed_rows& operator=(packed_rows&& o) noexcept {
+    packed_rows tmp(std::move(o));
+    swap(tmp);
+    return *this;
+  }
+
  protected:
   packed_rows() = default;
+  ~packed_rows() = default;
   /// Checks the shapes (codes at least 1 x 1, scales 1 x groups or M x groups), makes the
   /// layout for blocks of `block_weights` and allocates zeroed rows; `where` names the format in
   /// the errors.
@@ -143,12 +168,25 @@ class packed_rows {
     if (codes.rows() <= 0 || codes.cols() <= 0)
       throw shape_error(std::string(where) + ": codes is " + tern::detail::shape_str(codes.rows(), codes.cols()) +
                         ", expected at least 1x1");
-    layout_ = k_layout::make(codes.cols(), group, block_weights);
-    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
-    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
-    scales_ = scales;
-    row_bytes_ = layout_.row_bytes();
-    data_ = aligned_buffer<std::uint8_t>(static_cast<std::size_t>(rows_ * row_bytes_));
+    init(where, codes.cols(), group, block_weights, scales);
+    own_ = aligned_buffer<std::uint8_t>(bytes());
+    bytes_ = own_.data();
+  }
+
+  /// A matrix over `rows` rows of already packed bytes at bytes.get() (64-byte aligned, at
+  /// least rows * row_bytes() of them, kept alive by `bytes`); the caller has checked the size.
+  packed_rows(std::string_view where, std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
+              const matrix<float>& scales, index block_weights)
+      : rows_(rows) {
+    if (rows <= 0 || k <= 0)
+      throw shape_error(std::string(where) + ": packed weights are " + tern::detail::shape_str(rows, k) +
+                        ", expected at least 1x1");
+    if (!bytes) throw std::invalid_argument(std::string(where) + ": no packed bytes given");
+    if (reinterpret_cast<std::uintptr_t>(bytes.get()) % 64 != 0)
+      throw std::invalid_argument(std::string(where) + ": packed bytes are not 64-byte aligned");
+    init(where, k, group, block_weights, scales);
+    keep_alive_ = std::move(bytes);
+    bytes_ = keep_alive_.get();
   }
 
   /// codes(i, j), which must be in {-1, 0, 1} (std::invalid_argument naming it otherwise).
@@ -163,14 +201,37 @@ class packed_rows {
   /// The byte at position p (0 .. padded_k - 1) of row i, in a layout of 64-byte blocks of
   /// `block_weights` weights whose byte j holds positions j, j + 64, j + 128, ...
   std::uint8_t byte_at(index i, index p, index block_weights) const {
-    return data_[static_cast<std::size_t>(i * row_bytes_ + p / block_weights * 64 + p % 64)];
+    return bytes_[static_cast<std::size_t>(i * row_bytes_ + p / block_weights * 64 + p % 64)];
   }
+  /// Writable packed bytes while packing (owned storage only).
+  std::uint8_t* mutable_data() { return own_.data(); }
 
   index rows_ = 0;
   k_layout layout_;
   index row_bytes_ = 0;
   matrix<float> scales_;
-  aligned_buffer<std::uint8_t> data_;
+
+ private:
+  void init(std::string_view where, index k, index group, index block_weights, const matrix<float>& scales) {
+    layout_ = k_layout::make(k, group, block_weights);
+    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
+    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
+    scales_ = scales;
+    row_bytes_ = layout_.row_bytes();
+  }
+  void swap(packed_rows& o) noexcept {
+    std::swap(rows_, o.rows_);
+    std::swap(layout_, o.layout_);
+    std::swap(row_bytes_, o.row_bytes_);
+    scales_.swap(o.scales_);
+    std::swap(own_, o.own_);
+    std::swap(keep_alive_, o.keep_alive_);
+    std::swap(bytes_, o.bytes_);
+  }
+
+  aligned_buffer<std::uint8_t> own_;
+  std::shared_ptr<const std::uint8_t> keep_alive_;  // set when the bytes are borrowed
+  const std::uint8_t* bytes_ = nullptr;
 };
 
 }  // namespace detail
@@ -187,9 +248,9 @@ class packed_ternary : public detail::packed_rows<packed_ternary> {
   /// (1 x groups or M x groups, groups = ceil(K / group)); group <= 0 or >= K: one group.
   packed_ternary(const matrix<std::int8_t>& codes, const matrix<float>& scales, index group)
       : packed_rows(where, codes, scales, group, block_weights) {
-    std::memset(data_.data(), 0x55, data_.size());  // every code 1: w = 0 in the padding
+    std::memset(mutable_data(), 0x55, bytes());  // every code 1: w = 0 in the padding
     for (index i = 0; i < rows_; ++i) {
-      std::uint8_t* r = data_.data() + i * row_bytes_;
+      std::uint8_t* r = mutable_data() + i * row_bytes_;
       for (index j = 0; j < layout_.k; ++j) {
         const int w = ternary_code(where, codes, i, j);
         const index p = layout_.position(j);
@@ -203,6 +264,24 @@ class packed_ternary : public detail::packed_rows<packed_ternary> {
   /// Packs a tern::quantized<float> holding ternary codes (absmean_ternary::quantize output).
   explicit packed_ternary(const quantized<float>& q) : packed_ternary(q.codes, q.scales, q.group) {}
 
+  /// Borrows `rows` rows of bytes already in this format (e.g. from a memory-mapped file):
+  /// bytes.get() must be 64-byte aligned and hold rows * layout.row_bytes() bytes, where layout
+  /// is k_layout::make(k, group, block_weights); `bytes` keeps them alive. Every 2-bit code must
+  /// be 0, 1 or 2 (check with valid_codes()).
+  static packed_ternary from_bytes(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
+                                   const matrix<float>& scales) {
+    return packed_ternary(std::move(bytes), rows, k, group, scales);
+  }
+
+  /// True when no 2-bit field holds the unused code 3 (w = 2): what a loader checks on bytes
+  /// it did not pack.
+  bool valid_codes() const {
+    const std::uint8_t* p = data();
+    std::uint8_t bad = 0;
+    for (std::size_t b = 0; b < bytes(); ++b) bad |= static_cast<std::uint8_t>(p[b] & (p[b] >> 1) & 0x55);
+    return bad == 0;
+  }
+
   /// The ternary weight w(i, j) in {-1, 0, 1}, decoded from the packed bytes.
   std::int8_t code(index i, index j) const {
     const index p = layout_.position(j);
@@ -210,6 +289,9 @@ class packed_ternary : public detail::packed_rows<packed_ternary> {
   }
 
  private:
+  packed_ternary(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
+                 const matrix<float>& scales)
+      : packed_rows(where, std::move(bytes), rows, k, group, scales, block_weights) {}
   static constexpr std::string_view where = "tern::kernels::packed_ternary";
 };
 

@@ -56,7 +56,7 @@ class packed_ternary_base3 : public detail::packed_rows<packed_ternary_base3> {
       std::vector<std::int8_t> padded(static_cast<std::size_t>(layout_.padded_k()), 0);
       for (index j = 0; j < layout_.k; ++j)
         padded[static_cast<std::size_t>(layout_.position(j))] = static_cast<std::int8_t>(ternary_code(where, codes, i, j));
-      std::uint8_t* r = data_.data() + i * row_bytes_;
+      std::uint8_t* r = mutable_data() + i * row_bytes_;
       for (index b = 0; b < layout_.padded_k() / block_weights; ++b)
         for (int j = 0; j < 64; ++j) {
           int c[5];
@@ -68,6 +68,13 @@ class packed_ternary_base3 : public detail::packed_rows<packed_ternary_base3> {
 
   explicit packed_ternary_base3(const quantized<float>& q) : packed_ternary_base3(q.codes, q.scales, q.group) {}
 
+  /// Borrows bytes already in this format (see packed_ternary::from_bytes). Every byte value
+  /// decodes to five valid trits, so there is no invalid code to check.
+  static packed_ternary_base3 from_bytes(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
+                                         const matrix<float>& scales) {
+    return packed_ternary_base3(std::move(bytes), rows, k, group, scales);
+  }
+
   /// The ternary weight w(i, j), decoded by the specification's integer arithmetic.
   std::int8_t code(index i, index j) const {
     const index p = layout_.position(j);
@@ -75,6 +82,9 @@ class packed_ternary_base3 : public detail::packed_rows<packed_ternary_base3> {
   }
 
  private:
+  packed_ternary_base3(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
+                       const matrix<float>& scales)
+      : packed_rows(where, std::move(bytes), rows, k, group, scales, block_weights) {}
   static constexpr std::string_view where = "tern::kernels::packed_ternary_base3";
 };
 

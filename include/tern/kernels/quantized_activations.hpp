@@ -7,6 +7,12 @@
 // Folded gain-free RMSNorm (fold = norm_fold::rms): the layer computes Q(x / r_n) with
 //   r_n = sqrt(mean_j x(n, j)^2 + 1e-6). absmax quantization is scale invariant, Q(x / r) = Q(x),
 //   so the int8 codes are those of x itself and only the scale changes: scale_n = gamma_n / (127 r_n).
+// Folded RMSNorm with a learned gain g (the extra norm of the paper's policy): the layer computes
+//   Q(g (.) x / r_n). The codes are those of u = g (.) x (u(n, j) = g_j x(n, j), one float multiply),
+//   gamma_n = max(max_j |u(n, j)|, 1e-5), and r_n (of x, not of u) goes into the scale as above:
+//   scale_n = gamma_n / (127 r_n). Without fold the gain alone is applied (codes of g (.) x).
+//   In exact arithmetic these are the codes of the normalised input; in floating point a code
+//   can differ by one where 127 u / gamma lies within rounding error of a half-integer.
 // Layout: codes of token n at codes + n * padded_k, in the padded positions of k_layout (the
 //   same positions as the packed weights), zeros in the padding.
 // Offset correction: the kernels multiply unsigned weight codes c = w + 1 by x, so
@@ -88,43 +94,66 @@ inline double sum_squares(const float* x, index k) {
   return s;
 }
 
-/// out_j = clamp(nearbyint(127 * x_j / gamma), -128, 127) for j < k, with xsimd. Exactly the
-/// scalar formula element by element (same operations, same order, IEEE division).
-inline void quantize_row(const float* x, index k, float gamma, std::int8_t* out) {
+/// max_j |g_j x_j| over a contiguous row (the gain applied first, one float multiply).
+inline float max_abs_gain(const float* x, const float* gain, index k) {
+  using batch = xsimd::batch<float>;
+  constexpr index w = static_cast<index>(batch::size);
+  batch m(0.0f);
+  index j = 0;
+  for (; j + w <= k; j += w)
+    m = xsimd::max(m, xsimd::abs(batch::load_unaligned(gain + j) * batch::load_unaligned(x + j)));
+  alignas(64) float lanes[w];
+  m.store_aligned(lanes);
+  float r = 0.0f;
+  for (index l = 0; l < w; ++l) r = std::max(r, lanes[l]);
+  for (; j < k; ++j) r = std::max(r, std::abs(gain[j] * x[j]));
+  return r;
+}
+
+/// out_j = clamp(nearbyint(127 * u_j / gamma), -128, 127) for j < k, u_j = g_j * x_j when a
+/// gain is given (else x_j), with xsimd. Exactly the scalar formula element by element (same
+/// operations, same order, IEEE division).
+inline void quantize_row(const float* x, const float* gain, index k, float gamma, std::int8_t* out) {
   using batch = xsimd::batch<float>;
   constexpr index w = static_cast<index>(batch::size);
   const batch c127(127.0f), g(gamma), lo(-128.0f), hi(127.0f);
   alignas(64) float tmp[w];
   index j = 0;
   for (; j + w <= k; j += w) {
-    batch q = xsimd::nearbyint((c127 * batch::load_unaligned(x + j)) / g);
+    batch u = batch::load_unaligned(x + j);
+    if (gain) u = batch::load_unaligned(gain + j) * u;
+    batch q = xsimd::nearbyint((c127 * u) / g);
     q = xsimd::min(xsimd::max(q, lo), hi);
     q.store_aligned(tmp);
     for (index l = 0; l < w; ++l) out[j + l] = static_cast<std::int8_t>(tmp[l]);
   }
   for (; j < k; ++j) {
-    const float q = std::nearbyint((127.0f * x[j]) / gamma);
+    const float u = gain ? gain[j] * x[j] : x[j];
+    const float q = std::nearbyint((127.0f * u) / gamma);
     out[j] = static_cast<std::int8_t>(std::min(std::max(q, -128.0f), 127.0f));
   }
 }
 
 }  // namespace detail
 
-/// Quantizes float activations (tokens x K, one token per row) for weights of layout `l`.
-inline quantized_activations quantize_activations(const matrix<float>& x, const k_layout& l,
-                                                  norm_fold fold = norm_fold::none) {
-  tern::detail::check_shape("tern::kernels::quantize_activations", "x", x, -1, l.k);
-  quantized_activations q(l, x.rows());
-  for (index n = 0; n < x.rows(); ++n) {
-    const float* row = x.data() + n * l.k;
-    if (!x.row(n).allFinite())
-      throw std::domain_error("tern::kernels::quantize_activations: row " + std::to_string(n) +
-                              " of x holds a non-finite value");
-    const float gamma = std::max(detail::max_abs(row, l.k), 1e-5f);
+/// Quantizes `tokens` rows of float activations (row n at x + n * l.k) for weights of layout `l`
+/// into `q`, reusing its storage when it already has this layout and token count. `gain`
+/// (nullptr, or l.k values) is the folded norm's learned gain (see the file comment).
+inline void quantize_activations_into(quantized_activations& q, const float* x, index tokens, const k_layout& l,
+                                      norm_fold fold = norm_fold::none, const float* gain = nullptr) {
+  if (tokens < 0) throw std::invalid_argument("tern::kernels::quantize_activations: negative token count");
+  if (!(q.layout == l) || q.tokens != tokens) q = quantized_activations(l, tokens);
+  for (index n = 0; n < tokens; ++n) {
+    const float* row = x + n * l.k;
+    for (index j = 0; j < l.k; ++j)
+      if (!std::isfinite(row[j]))
+        throw std::domain_error("tern::kernels::quantize_activations: row " + std::to_string(n) +
+                                " of x holds a non-finite value");
+    const float gamma = std::max(gain ? detail::max_abs_gain(row, gain, l.k) : detail::max_abs(row, l.k), 1e-5f);
     std::int8_t* out = q.codes.data() + n * l.padded_k();
     for (index g = 0; g < l.groups; ++g) {
       const index j0 = g * l.group, len = std::min(l.group, l.k - j0);
-      detail::quantize_row(row + j0, len, gamma, out + g * l.padded_group());
+      detail::quantize_row(row + j0, gain ? gain + j0 : nullptr, len, gamma, out + g * l.padded_group());
     }
     float s = gamma / 127.0f;
     if (fold == norm_fold::rms)
@@ -132,6 +161,15 @@ inline quantized_activations quantize_activations(const matrix<float>& x, const 
     q.scale[static_cast<std::size_t>(n)] = s;
   }
   q.update_sums();
+}
+
+/// Quantizes float activations (tokens x K, one token per row) for weights of layout `l`;
+/// `gain`: nullptr or K values (see quantize_activations_into).
+inline quantized_activations quantize_activations(const matrix<float>& x, const k_layout& l,
+                                                  norm_fold fold = norm_fold::none, const float* gain = nullptr) {
+  tern::detail::check_shape("tern::kernels::quantize_activations", "x", x, -1, l.k);
+  quantized_activations q;
+  quantize_activations_into(q, x.data(), x.rows(), l, fold, gain);
   return q;
 }
 

@@ -30,6 +30,7 @@
 #include "tern/nn/swiglu_mlp.hpp"
 #include "tern/nn/projection_policy.hpp"
 #include "tern/nn/transformer_block.hpp"
+#include "tern/nn/transformer_config.hpp"
 #include "tern/nn/transformer.hpp"
 #include "tern/nn/cross_entropy.hpp"
 #include "tern/nn/kd_loss.hpp"
@@ -43,7 +44,7 @@
 #include "tern/schedule/sigmoid_warmup.hpp"
 #include "tern/schedule/step_schedule.hpp"
 #include "tern/schedule/layer_wise.hpp"
-// Training side (issue 4): optimizer, schedules, clipping, data, checkpoints, the loop.
+// Training side: optimizer, schedules, clipping, data, checkpoints, the loop.
 #include "tern/optim/parameterized.hpp"
 #include "tern/optim/adamw.hpp"
 #include "tern/optim/lr_schedule.hpp"
@@ -57,8 +58,8 @@
 #include "tern/train/lm_step.hpp"
 #include "tern/train/retain_heap.hpp"
 
-// Kernels (issue 3): packed ternary formats, activation quantization, the scalar reference,
-// the per-architecture paths, the executor and the GEMV/GEMM entry points.
+// Kernels: packed ternary formats, activation quantization, the scalar reference, the
+// per-architecture paths, the executor and the GEMV/GEMM entry points; the LM-head formats.
 #include "tern/kernels/arch.hpp"
 #include "tern/kernels/executor.hpp"
 #include "tern/kernels/packed_ternary.hpp"
@@ -66,3 +67,19 @@
 #include "tern/kernels/quantized_activations.hpp"
 #include "tern/kernels/reference.hpp"
 #include "tern/kernels/gemm.hpp"
+#include "tern/kernels/packed_int8.hpp"
+#include "tern/kernels/packed_bf16.hpp"
+
+// Inference: freeze a trained model to the kernels, run it over a KV cache, sample, generate,
+// and the model file it is saved in.
+#include "tern/infer/frozen_norm.hpp"
+#include "tern/infer/dense_f32.hpp"
+#include "tern/infer/frozen_linear.hpp"
+#include "tern/infer/kv_cache.hpp"
+#include "tern/infer/inference_model.hpp"
+#include "tern/infer/session.hpp"
+#include "tern/infer/sampler.hpp"
+#include "tern/infer/generate.hpp"
+#include "tern/infer/freeze.hpp"
+#include "tern/io/checksum.hpp"
+#include "tern/io/model_file.hpp"

@@ -5,8 +5,9 @@
 //   gamma_n = max(max_j |x(n, j)|, 1e-5),  xq(n, j) = clamp(round(127 * x(n, j) / gamma_n), -128, 127)
 //   scale_n = gamma_n / 127                          (dequantization multiplier)
 // Folded gain-free RMSNorm (fold = norm_fold::rms): the layer computes Q(x / r_n) with
-//   r_n = sqrt(mean_j x(n, j)^2 + 1e-6). absmax quantization is scale invariant, Q(x / r) = Q(x),
-//   so the int8 codes are those of x itself and only the scale changes: scale_n = gamma_n / (127 r_n).
+//   r_n = sqrt(mean_j x(n, j)^2 + eps), eps = 1e-6 unless given. absmax quantization is scale
+//   invariant, Q(x / r) = Q(x), so the int8 codes are those of x itself and only the scale
+//   changes: scale_n = gamma_n / (127 r_n).
 // Folded RMSNorm with a learned gain g (the extra norm of the paper's policy): the layer computes
 //   Q(g (.) x / r_n). The codes are those of u = g (.) x (u(n, j) = g_j x(n, j), one float multiply),
 //   gamma_n = max(max_j |u(n, j)|, 1e-5), and r_n (of x, not of u) goes into the scale as above:
@@ -138,9 +139,11 @@ inline void quantize_row(const float* x, const float* gain, index k, float gamma
 
 /// Quantizes `tokens` rows of float activations (row n at x + n * l.k) for weights of layout `l`
 /// into `q`, reusing its storage when it already has this layout and token count. `gain`
-/// (nullptr, or l.k values) is the folded norm's learned gain (see the file comment).
+/// (nullptr, or l.k values) is the folded norm's learned gain, `eps` its epsilon (see the file
+/// comment).
 inline void quantize_activations_into(quantized_activations& q, const float* x, index tokens, const k_layout& l,
-                                      norm_fold fold = norm_fold::none, const float* gain = nullptr) {
+                                      norm_fold fold = norm_fold::none, const float* gain = nullptr,
+                                      float eps = 1e-6f) {
   if (tokens < 0) throw std::invalid_argument("tern::kernels::quantize_activations: negative token count");
   if (!(q.layout == l) || q.tokens != tokens) q = quantized_activations(l, tokens);
   for (index n = 0; n < tokens; ++n) {
@@ -157,7 +160,7 @@ inline void quantize_activations_into(quantized_activations& q, const float* x, 
     }
     float s = gamma / 127.0f;
     if (fold == norm_fold::rms)
-      s = static_cast<float>(double(s) / std::sqrt(detail::sum_squares(row, l.k) / double(l.k) + 1e-6));
+      s = static_cast<float>(double(s) / std::sqrt(detail::sum_squares(row, l.k) / double(l.k) + double(eps)));
     q.scale[static_cast<std::size_t>(n)] = s;
   }
   q.update_sums();

@@ -54,45 +54,10 @@
 #include "tern/nn/embedding.hpp"
 #include "tern/nn/projection_policy.hpp"
 #include "tern/nn/transformer_block.hpp"
+#include "tern/nn/transformer_config.hpp"
 #include "tern/schedule/schedule.hpp"
 
 namespace tern {
-
-/// Sizes of a transformer. validate() throws std::invalid_argument naming the bad field.
-struct transformer_config {
-  index vocab = 256;       ///< vocabulary size (byte-level: 256)
-  index dim = 128;         ///< model width D
-  index n_layers = 4;      ///< number of blocks
-  index n_heads = 4;       ///< query heads; dim / n_heads must be even (RoPE)
-  index n_kv_heads = 4;    ///< key/value heads; divides n_heads (< n_heads: grouped-query)
-  index ffn_hidden = 352;  ///< SwiGLU inner width
-  index max_seq = 128;     ///< longest sequence forward accepts
-  double rope_base = 10000.0;
-  double init_std = 0.02;  ///< standard deviation of the initial weights
-
-  void validate() const {
-    auto positive = [](index v, const char* name) {
-      if (v <= 0) throw std::invalid_argument(std::string("transformer_config.") + name + " must be positive, got " + std::to_string(v));
-    };
-    positive(vocab, "vocab");
-    positive(dim, "dim");
-    positive(n_layers, "n_layers");
-    positive(n_heads, "n_heads");
-    positive(n_kv_heads, "n_kv_heads");
-    positive(ffn_hidden, "ffn_hidden");
-    positive(max_seq, "max_seq");
-    if (dim % n_heads != 0 || (dim / n_heads) % 2 != 0)
-      throw std::invalid_argument("transformer_config.n_heads: dim=" + std::to_string(dim) + " / n_heads=" +
-                                  std::to_string(n_heads) + " must be an even integer (RoPE)");
-    if (n_heads % n_kv_heads != 0)
-      throw std::invalid_argument("transformer_config.n_kv_heads=" + std::to_string(n_kv_heads) +
-                                  " must divide n_heads=" + std::to_string(n_heads));
-    if (!(rope_base > 1.0)) throw std::invalid_argument("transformer_config.rope_base must be > 1");
-    if (!(init_std > 0.0)) throw std::invalid_argument("transformer_config.init_std must be > 0");
-  }
-
-  friend bool operator==(const transformer_config&, const transformer_config&) = default;
-};
 
 /// T: scalar type (float for use, double for gradient checks).
 /// Policy: a model policy (nn/projection_policy.hpp) choosing every projection and norm.

@@ -38,6 +38,8 @@ class transformer_block {
 
   attention_type& attn() { return attn_; }
   mlp_type& mlp() { return mlp_; }
+  norm_type& attn_norm() { return attn_norm_; }
+  norm_type& mlp_norm() { return mlp_norm_; }
 
   /// Sets lambda on all seven projections of the block.
   void set_lambda(T lambda) {

@@ -9,9 +9,14 @@
 //   kd          (e) knowledge distillation: KL to the FP teacher (temperature tau), lambda = 1,
 //                   no extra norm
 //
+// Then the deployment: the paper variant (and the best ternary variant, if another) is frozen to
+// the packed ternary kernels (tern::infer::freeze), its validation loss recomputed by the frozen
+// model on the kernels, saved as a tern model file (--save-model), reloaded from it (memory-
+// mapped), and asked for a sample of text; decode and prefill tokens/s are measured.
+//
 // Prints progress lines on stderr, a table on stdout, then one JSON line starting with
 // {"tern_demo": ...}. Same options (seed, threads) => same numbers, except the wall-clock
-// "seconds" fields.
+// "seconds" and "tokens_per_s" fields.
 //
 // Usage: tern_demo [--corpus FILE] [--steps N] [--ft-steps N] [--dim D] [--layers L]
 //                  [--heads H] [--seq S] [--batch B] [--seed N] [--threads N] [--quick] ...
@@ -23,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -34,7 +40,11 @@
 #include "tern/data/byte_corpus.hpp"
 #include "tern/data/markov_source.hpp"
 #include "tern/data/rng.hpp"
+#include "tern/infer/freeze.hpp"
+#include "tern/infer/generate.hpp"
+#include "tern/infer/session.hpp"
 #include "tern/io/checkpoint.hpp"
+#include "tern/io/model_file.hpp"
 #include "tern/io/safetensors.hpp"  // detail::json_escape
 #include "tern/nn/cross_entropy.hpp"
 #include "tern/nn/kd_loss.hpp"
@@ -74,6 +84,11 @@ struct options {
   double ramp_end = 0.25, ramp_len = 0.5;
   tern::layer_order order = tern::layer_order::first_to_last;
   std::vector<std::string> variants = {"ptq", "qat_abrupt", "qat_norm", "paper", "kd"};
+  // Deployment of the paper variant (and the best ternary one): where, in which formats.
+  std::string save_model = "tern_demo.tern";
+  tern::infer::weight_format deploy_format = tern::infer::weight_format::tq2;
+  tern::infer::weight_format deploy_head = tern::infer::weight_format::f32;
+  tern::index sample_bytes = 200;
   bool runs(const std::string& v) const { return std::find(variants.begin(), variants.end(), v) != variants.end(); }
 };
 
@@ -100,6 +115,11 @@ const char* usage =
     "  --order first|last paper: quantize the input-side layer first (default) or last\n"
     "  --variants LIST    comma-separated subset of ptq,qat_abrupt,qat_norm,paper,kd to run\n"
     "                     (default all; skipped variants are null in the JSON)\n"
+    "  --save-model FILE  where the frozen paper variant is saved (default tern_demo.tern; the best\n"
+    "                     ternary variant, if another, goes to FILE with its name before the suffix)\n"
+    "  --deploy-format F  packed ternary format of the frozen model: tq2 (2 bits, default) or tq1 (1.6)\n"
+    "  --deploy-head H    LM head of the frozen model: f32 (default), bf16 or i8\n"
+    "  --sample-bytes N   bytes of text the frozen model generates (default 200)\n"
     "  --quick            tiny run for CI (seconds)\n";
 
 template <class V>
@@ -160,6 +180,24 @@ options parse(int argc, char** argv) {
     else if (a == "--load-fp") o.load_fp = v;
     else if (a == "--ramp-end") o.ramp_end = parse_number<double>(a, v);
     else if (a == "--ramp-len") o.ramp_len = parse_number<double>(a, v);
+    else if (a == "--save-model") {
+      if (v.empty()) throw std::invalid_argument("option --save-model: the path is empty");
+      o.save_model = v;
+    } else if (a == "--deploy-format") {
+      if (v == "tq2") o.deploy_format = tern::infer::weight_format::tq2;
+      else if (v == "tq1") o.deploy_format = tern::infer::weight_format::tq1;
+      else throw std::invalid_argument("option --deploy-format: '" + v + "' is not tq2 or tq1");
+    } else if (a == "--deploy-head") {
+      if (v == "f32") o.deploy_head = tern::infer::weight_format::f32;
+      else if (v == "bf16") o.deploy_head = tern::infer::weight_format::bf16;
+      else if (v == "i8") o.deploy_head = tern::infer::weight_format::i8;
+      else throw std::invalid_argument("option --deploy-head: '" + v + "' is not f32, bf16 or i8");
+    } else if (a == "--sample-bytes") {
+      o.sample_bytes = parse_number<index>(a, v);
+      // a bound so that a typo is an error, not an hour of generation
+      if (o.sample_bytes < 0 || o.sample_bytes > (index(1) << 20))
+        throw std::invalid_argument("option --sample-bytes must be in [0, 1048576]");
+    }
     else if (a == "--order") {
       if (v == "first") o.order = tern::layer_order::first_to_last;
       else if (v == "last") o.order = tern::layer_order::last_to_first;
@@ -277,6 +315,150 @@ std::string json_number(double x) {
   return buf;
 }
 
+/// FILE with ".<variant>" before its extension: tern_demo.tern -> tern_demo.qat_norm.tern.
+std::string with_variant(const std::string& file, const std::string& variant) {
+  const std::filesystem::path p(file);
+  return (p.parent_path() / (p.stem().string() + "." + variant + p.extension().string())).string();
+}
+
+/// Text with control bytes (other than newline shown as \n) escaped, for the terminal.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    if (ch == '\n') out += "\\n";
+    else if (ch < 0x20 || ch >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+      out += buf;
+    } else out += char(ch);
+  }
+  return out;
+}
+
+/// Bytes as a JSON string body: valid UTF-8 sequences as they are, JSON's escapes for quotes,
+/// backslashes and control bytes, and any other byte (generated text need not be UTF-8) as the
+/// code point of the same number (\u00XX), so the line stays valid JSON.
+std::string json_text(const std::string& s) {
+  std::string out;
+  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = b[i];
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool valid = len > 0 && i + len <= n;
+    for (std::size_t k = 1; valid && k < len; ++k) valid = (b[i + k] >> 6) == 0x2;
+    if (len == 1) {
+      out += tern::detail::json_escape(std::string_view(s).substr(i, 1));
+      ++i;
+    } else if (valid) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(c));
+      out += buf;
+      ++i;
+    }
+  }
+  return out;
+}
+
+/// What the deployment step measured for one frozen variant.
+struct deployment {
+  std::string variant, format, head, file, path, sample;
+  double val_loss = 0, fake_quant_val_loss = 0, decode_tps = 0, prefill_tps = 0, bits_per_weight = 0;
+  std::uintmax_t model_bytes = 0;
+};
+
+/// Mean cross-entropy (nats/byte) of the frozen model over the validation windows: each window
+/// is one prefill through the kernels (all logits), the same windows as evaluate().
+double evaluate_frozen(const tern::infer::inference_model& m, const tern::byte_corpus& corpus,
+                       const std::vector<index>& starts, index seq, tern::kernels::thread_pool& pool) {
+  const tern::token_batch b = corpus.validation_batch(starts, seq);
+  tern::infer::session s(m);
+  double total = 0;
+  for (index w = 0; w < b.batch; ++w) {
+    s.reset();
+    const tern::matrix<float>& logits =
+        s.forward(std::span<const tern::token>(b.inputs.data() + w * seq, std::size_t(seq)), true, pool);
+    for (index t = 0; t < seq; ++t) {  // log-sum-exp minus the target's logit, in double
+      const double mx = logits.row(t).maxCoeff();
+      double sum = 0;
+      for (index v = 0; v < logits.cols(); ++v) sum += std::exp(double(logits(t, v)) - mx);
+      total += mx + std::log(sum) - double(logits(t, b.targets[std::size_t(w * seq + t)]));
+    }
+  }
+  return total / double(b.batch * seq);
+}
+
+/// Freezes `m`, saves it to `path`, reloads it (memory-mapped) and measures the reloaded model:
+/// validation loss on the kernels, prefill tokens/s over full windows, a sample and its decode
+/// tokens/s.
+template <class Model>
+deployment deploy(Model& m, const std::string& variant, double fake_quant_loss, const std::string& path,
+                  const tern::byte_corpus& corpus, const std::vector<index>& starts, const options& o) {
+  namespace ti = tern::infer;
+  using clock = std::chrono::steady_clock;
+  deployment d;
+  d.variant = variant;
+  d.file = path;
+  d.fake_quant_val_loss = fake_quant_loss;
+  d.format = std::string(ti::format_name(o.deploy_format));
+  d.head = std::string(ti::format_name(o.deploy_head));
+  tern::save_model(path, ti::freeze(m, {.ternary = o.deploy_format, .head = o.deploy_head}));
+  const ti::inference_model fm = tern::load_model(path);
+  d.model_bytes = std::filesystem::file_size(path);
+  d.bits_per_weight = fm.bits_per_linear_weight();
+  tern::kernels::thread_pool pool(unsigned(o.threads));
+  d.path = std::string(tern::kernels::path_name(tern::kernels::detect_path()));
+  d.val_loss = evaluate_frozen(fm, corpus, starts, o.seq, pool);
+  {  // prefill: full windows of the context length, repeated for at least a quarter second
+    const tern::token_batch b = corpus.validation_batch({starts.front()}, o.seq);
+    ti::session s(fm);
+    index runs = 0;
+    const auto t0 = clock::now();
+    double secs = 0;
+    do {
+      s.reset();
+      s.forward(b.inputs, false, pool);
+      ++runs;
+      secs = std::chrono::duration<double>(clock::now() - t0).count();
+    } while (runs < 3 || secs < 0.25);
+    d.prefill_tps = double(runs * o.seq) / secs;
+  }
+  if (o.sample_bytes > 0) {  // a sample continuing the start of the validation text
+    const index prompt_len = std::min<index>(32, std::max<index>(1, o.seq / 2));
+    std::vector<tern::token> prompt(corpus.validation_data(), corpus.validation_data() + prompt_len);
+    ti::session s(fm);
+    ti::generate_options g;
+    g.max_new_tokens = o.sample_bytes;
+    g.sampling = {.temperature = 0.8, .top_k = 40, .seed = o.seed};
+    std::string text;
+    const ti::generate_stats st = ti::generate(s, prompt, g, [&](tern::token t) { text += char(t); }, pool);
+    d.sample = std::string(prompt.begin(), prompt.end()) + text;
+    d.decode_tps = st.decode_tokens_per_s();
+  }
+  std::cerr << "deploy " << variant << ": saved " << path << " (" << d.model_bytes << " bytes), validation on the kernels "
+            << d.val_loss << " nats/byte (fake-quantized " << fake_quant_loss << ")\n";
+  return d;
+}
+
+std::string deployment_fields(const deployment& d) {
+  return "\"variant\":\"" + d.variant + "\",\"format\":\"" + d.format + "\",\"head\":\"" + d.head +
+         "\",\"val_loss\":" + json_number(d.val_loss) + ",\"fake_quant_val_loss\":" + json_number(d.fake_quant_val_loss) +
+         ",\"decode_tokens_per_s\":" + json_number(d.decode_tps) + ",\"prefill_tokens_per_s\":" + json_number(d.prefill_tps) +
+         ",\"model_bytes\":" + std::to_string(d.model_bytes) + ",\"bits_per_linear_weight\":" + json_number(d.bits_per_weight) +
+         ",\"model_file\":\"" + tern::detail::json_escape(d.file) + "\",\"sample\":\"" + json_text(d.sample) + "\"";
+}
+
+/// The "deploy" object: the paper variant's figures, the best ternary variant's name, and its
+/// figures under "best" when it is another variant.
+std::string deployment_json(const deployment& d, const deployment* best, const std::string& best_key) {
+  std::string j = "{" + deployment_fields(d) + ",\"best_variant\":\"" + best_key + "\"";
+  if (best) j += ",\"best\":{" + deployment_fields(*best) + "}";
+  return j + "}";
+}
+
 int run(const options& o) {
   tern::retain_heap();  // reuse freed activation buffers across steps (train/retain_heap.hpp)
 #ifdef _OPENMP
@@ -351,9 +533,12 @@ int run(const options& o) {
     r_ptq.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cerr << "ptq: validation " << r_ptq.val_loss << " nats/byte\n";
   }
+  // The fine-tuned models are kept for the deployment step.
+  std::optional<qat_model> m_abrupt, m_kd;
+  std::optional<norm_model> m_norm, m_paper;
   result r_abrupt = skipped();
   if (o.runs("qat_abrupt")) {
-    qat_model m(cfg, o.seed);
+    qat_model& m = m_abrupt.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_abrupt = train_model(m, "qat_abrupt", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
@@ -361,7 +546,7 @@ int run(const options& o) {
   }
   result r_norm = skipped();
   if (o.runs("qat_norm")) {
-    norm_model m(cfg, o.seed);
+    norm_model& m = m_norm.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_norm = train_model(m, "qat_norm", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
@@ -385,7 +570,7 @@ int run(const options& o) {
     else
       std::cerr << "paper: layer-wise linear ramps of " << ramp << " steps, " << delay << " apart, "
                 << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
-    norm_model m(cfg, o.seed);
+    norm_model& m = m_paper.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_paper = train_model(m, "paper", corpus, o, o.ft_steps, o.ft_lr, ft_seed,
                           [&](std::int64_t t) { m.set_lambda(schedule, t); });
@@ -394,15 +579,39 @@ int run(const options& o) {
   }
   result r_kd = skipped();
   if (o.runs("kd")) {
-    qat_model m(cfg, o.seed);
+    qat_model& m = m_kd.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
     r_kd = train_model(m, "kd", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); }, &fp);
     m.set_lambda(1.0);
     r_kd.val_loss = evaluate(m, corpus, starts, o.seq);
   }
+
+  // ---- (3) deployment: freeze, evaluate on the kernels, save, reload, generate ----
+  // The paper variant, and the best ternary variant by validation loss if it is another one.
+  std::optional<deployment> dep, dep_best;
+  std::string best_key;
+  {
+    double best = INFINITY;
+    const std::pair<const char*, const result*> ternary[] = {
+        {"qat_abrupt", &r_abrupt}, {"qat_norm", &r_norm}, {"paper", &r_paper}, {"kd", &r_kd}};
+    for (const auto& [key, r] : ternary)
+      if (r->ran && r->val_loss < best) {
+        best = r->val_loss;
+        best_key = key;
+      }
+  }
+  const auto deploy_variant = [&](const std::string& key) -> deployment {
+    const std::string path = key == "paper" || !r_paper.ran ? o.save_model : with_variant(o.save_model, key);
+    if (key == "paper") return deploy(*m_paper, key, r_paper.val_loss, path, corpus, starts, o);
+    if (key == "qat_norm") return deploy(*m_norm, key, r_norm.val_loss, path, corpus, starts, o);
+    if (key == "qat_abrupt") return deploy(*m_abrupt, key, r_abrupt.val_loss, path, corpus, starts, o);
+    return deploy(*m_kd, key, r_kd.val_loss, path, corpus, starts, o);
+  };
+  if (r_paper.ran) dep = deploy_variant("paper");
+  if (!best_key.empty() && best_key != "paper") (r_paper.ran ? dep_best : dep) = deploy_variant(best_key);
   const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
 
-  // ---- (3) report ----
+  // ---- (4) report ----
   struct row {
     const char* key;
     const char* what;
@@ -434,6 +643,20 @@ int run(const options& o) {
                 rw.r->bits(), rel, closed, static_cast<long long>(rw.r->steps), static_cast<long long>(rw.r->tokens),
                 rw.r->seconds);
   }
+  for (const deployment* d : {dep ? &*dep : nullptr, dep_best ? &*dep_best : nullptr}) {
+    if (!d) continue;
+    std::printf("\ndeploy %s: frozen to %s (%s head), %.2f bits per linear weight, %llu bytes in %s\n", d->variant.c_str(),
+                d->format.c_str(), d->head.c_str(), d->bits_per_weight, static_cast<unsigned long long>(d->model_bytes),
+                d->file.c_str());
+    std::printf("  validation %.4f nats/byte on the kernels (reloaded file); fake-quantized training model %.4f\n",
+                d->val_loss, d->fake_quant_val_loss);
+    std::printf("  prefill %.0f tokens/s, decode %.0f tokens/s (%d thread%s, kernels %s)\n", d->prefill_tps, d->decode_tps,
+                o.threads, o.threads == 1 ? "" : "s", d->path.c_str());
+    std::printf("  sample: %s\n", printable(d->sample).c_str());
+  }
+  if (!best_key.empty())
+    std::printf("\nbest ternary variant by validation loss: %s%s\n", best_key.c_str(),
+                best_key == "paper" ? " (the paper's recipe)" : (r_paper.ran ? " (not the paper's recipe)" : ""));
   std::printf("total %.1f s\n", total_seconds);
 
   std::string json = "{\"tern_demo\":{";
@@ -455,6 +678,7 @@ int run(const options& o) {
           ",\"batch\":" + std::to_string(o.batch) + "},";
   json += "\"paper_schedule\":{\"ramp_end\":" + json_number(o.ramp_end) + ",\"ramp_len\":" + json_number(o.ramp_len) +
           ",\"order\":\"" + (o.order == tern::layer_order::first_to_last ? "first" : "last") + "\"},";
+  json += "\"deploy\":" + (dep ? deployment_json(*dep, dep_best ? &*dep_best : nullptr, best_key) : std::string("null")) + ",";
   json += "\"seed\":" + std::to_string(o.seed) + ",\"threads\":" + std::to_string(o.threads) +
           ",\"seconds\":" + json_number(total_seconds) + "}}";
   std::printf("%s\n", json.c_str());

@@ -1,12 +1,14 @@
 # Runs `tern_demo --quick` (shortened further: 12 FP + 6 fine-tuning steps) twice with the
 # same seed and checks that the JSON summaries are identical apart from the wall-clock
-# "seconds" fields; also checks that the summary has every variant and no non-finite value.
-# Usage: cmake -DDEMO=<path to tern_demo> -P <this file>
+# "seconds" and "tokens_per_s" fields; also checks that the summary has every variant, the
+# deployment, and no non-finite value; then that tern_generate runs on the saved model file.
+# Usage: cmake -DDEMO=<path to tern_demo> -DGENERATE=<path to tern_generate> -DWORK=<dir> -P <this file>
 if(NOT DEMO)
   message(FATAL_ERROR "demo_determinism: pass -DDEMO=<path to tern_demo>")
 endif()
 foreach(run 1 2)
-  execute_process(COMMAND ${DEMO} --quick --seed 7 --steps 12 --ft-steps 6 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  execute_process(COMMAND ${DEMO} --quick --seed 7 --steps 12 --ft-steps 6 --save-model ${WORK}/demo_quick.tern
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "demo_determinism: run ${run} failed (exit ${rc}):\n${err}")
   endif()
@@ -14,17 +16,35 @@ foreach(run 1 2)
   if(NOT json)
     message(FATAL_ERROR "demo_determinism: run ${run} printed no {\"tern_demo\": line:\n${out}")
   endif()
-  foreach(key fp ptq qat_abrupt qat_norm paper kd corpus)
+  foreach(key fp ptq qat_abrupt qat_norm paper kd corpus deploy)
     if(NOT json MATCHES "\"${key}\":{")
       message(FATAL_ERROR "demo_determinism: key ${key} missing in ${json}")
     endif()
   endforeach()
-  if(json MATCHES "null")
+  if(json MATCHES "[,{]\"[a-z_]+\":null")
     message(FATAL_ERROR "demo_determinism: a non-finite value in ${json}")
   endif()
+  foreach(key deploy val_loss fake_quant_val_loss decode_tokens_per_s prefill_tokens_per_s model_bytes sample)
+    if(NOT json MATCHES "\"${key}\":")
+      message(FATAL_ERROR "demo_determinism: deploy field ${key} missing in ${json}")
+    endif()
+  endforeach()
   string(REGEX REPLACE "\"seconds\":[0-9.eE+-]+" "\"seconds\":_" json_${run} "${json}")
+  string(REGEX REPLACE "_tokens_per_s\":[0-9.eE+-]+" "_tokens_per_s\":_" json_${run} "${json_${run}}")
 endforeach()
 if(NOT json_1 STREQUAL json_2)
   message(FATAL_ERROR "demo_determinism: two runs with the same seed differ:\n${json_1}\n${json_2}")
 endif()
 message(STATUS "demo_determinism: identical summaries: ${json_1}")
+
+# The saved model serves tern_generate: it prints only the continuation (here 20 bytes, greedy).
+execute_process(COMMAND ${GENERATE} --model ${WORK}/demo_quick.tern --prompt "the " -n 20 --temperature 0 --threads 1
+                RESULT_VARIABLE rc OUTPUT_VARIABLE gen ERROR_VARIABLE gerr)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "demo_determinism: tern_generate failed on the saved model (exit ${rc}):\n${gerr}")
+endif()
+string(LENGTH "${gen}" n)
+if(NOT n EQUAL 20 OR NOT gerr MATCHES "decode [0-9.e+]+ tokens/s")
+  message(FATAL_ERROR "demo_determinism: tern_generate printed ${n} bytes (expected 20) or no statistics:\n${gen}\n${gerr}")
+endif()
+message(STATUS "demo_determinism: tern_generate continued 'the ' with '${gen}'")

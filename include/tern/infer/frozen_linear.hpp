@@ -112,6 +112,21 @@ class frozen_linear {
     tern::detail::check_shape("tern::infer::frozen_linear::forward", "input", x, -1, in_);
     y.resize(x.rows(), out_);
     if (x.rows() == 0) return;
+    if (ex.concurrency() > 1 && weight_bytes() * std::size_t(x.rows()) < parallel_bytes) {
+      kernels::sequential_executor one;  // too little work to pay for waking other threads
+      run(x, y, s, sel, one);
+    } else {
+      run(x, y, s, sel, ex);
+    }
+  }
+
+  /// Below this many weight bytes times tokens a forward runs on the calling thread alone: a
+  /// hand-off to the executor's threads costs a few microseconds, the work below it less.
+  static constexpr std::size_t parallel_bytes = 256 * 1024;
+
+ private:
+  template <class Sel, kernels::executor Exec>
+  void run(const matrix<float>& x, matrix<float>& y, linear_scratch& s, Sel sel, Exec& ex) const {
     std::visit([&](const auto& w) {
       using W = std::decay_t<decltype(w)>;
       if constexpr (std::is_same_v<W, kernels::packed_ternary> || std::is_same_v<W, kernels::packed_ternary_base3>) {
@@ -136,7 +151,6 @@ class frozen_linear {
     }, w_);
   }
 
- private:
   weights w_;
   frozen_norm norm_;
   index in_ = 0, out_ = 0;

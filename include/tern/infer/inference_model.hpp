@@ -183,6 +183,9 @@ class inference_model {
                static_cast<std::size_t>(kv_dim()) * sizeof(float);
   }
 
+  /// Below this many query-key multiply-adds per layer, attention runs on the calling thread.
+  static constexpr index attention_parallel_work = index(1) << 16;
+
   // ---- forward ----
   /// Runs tokens (appended after the cache's positions) through the model; s.logits holds the
   /// logits of every new token (all_logits) or of the last one. Throws std::out_of_range for a
@@ -218,7 +221,12 @@ class inference_model {
         std::copy_n(s.k.row(i).data(), kv_dim(), cache.keys(l, p0 + i));
         std::copy_n(s.v.row(i).data(), kv_dim(), cache.values(l, p0 + i));
       }
-      attend(cache, l, p0, n, s, ex);
+      if (ex.concurrency() > 1 && n * (p0 + n) * kv_dim() * (cfg_.n_heads / cfg_.n_kv_heads) < attention_parallel_work) {
+        kernels::sequential_executor one;  // a few thousand multiply-adds: not worth a hand-off
+        attend(cache, l, p0, n, s, one);
+      } else {
+        attend(cache, l, p0, n, s, ex);
+      }
       b.o.forward(s.ctx, s.tmp, s.lin, sel, ex);
       s.x += s.tmp;
       b.mlp_norm.apply(s.x, s.h);

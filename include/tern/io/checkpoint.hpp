@@ -67,7 +67,9 @@ inline constexpr std::uint32_t checkpoint_max_string = 1u << 16;
 /// Where a training run is: what a resumed run needs beyond weights and optimizer.
 struct train_state {
   std::int64_t step = 0;        ///< optimizer steps done
-  rng::state_type rng_state{};  ///< the data sampler's generator (so batches continue in order)
+  /// The data sampler's generator (so batches continue in order). Defaults to the state of
+  /// rng(0): never the all-zero state, which xoshiro256** cannot leave and checkpoints refuse.
+  rng::state_type rng_state = rng(0).state();
   std::int64_t tokens = 0;      ///< training tokens consumed
 };
 

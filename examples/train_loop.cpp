@@ -4,8 +4,8 @@
 #include <tern/tern.hpp>
 
 #include <cstdio>
-#include <string_view>
 #include <iostream>
+#include <string_view>
 
 int main(int argc, char** argv) {
   if (argc > 1) {  // no options: --help says so, anything else is refused

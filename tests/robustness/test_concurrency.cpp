@@ -181,7 +181,7 @@ TEST_CASE("kernels: one packed matrix and one pool shared by threads calling gem
   std::vector<std::thread> ts;
   for (int c = 0; c < callers; ++c)
     ts.emplace_back([&, c] {
-      tern::matrix<float> y(xs[std::size_t(c)].tokens, rows);
+      tern::matrix<float> y(expect[std::size_t(c)].rows(), rows);  // tokens x rows
       for (int rep = 0; rep < 25; ++rep) {
         if (rep % 2) tk::gemm(w, xs[std::size_t(c)], y, p, pool);
         else y = tk::gemm(w, xs[std::size_t(c)], p, pool);

@@ -10,7 +10,6 @@
 // commit() (an exception while producing the bytes) removes the temporary too.
 // POSIX (open, write, fsync, rename); tern targets Linux.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,10 +17,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <memory>
 
 namespace tern {
 

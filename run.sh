@@ -2,12 +2,15 @@
 # tern's two entry points (see README):
 #   bash run.sh demo [demo options]   build and run the end-to-end demo (FP -> ternary fine-tuning)
 #   bash run.sh test                  build everything and pass the whole test suite, then the
-#                                     test suite again under AddressSanitizer + UBSan
+#                                     test suite again under AddressSanitizer + UBSan, the
+#                                     concurrency tests under ThreadSanitizer, and every libFuzzer
+#                                     target for TERN_FUZZ_SECONDS (default 30) each
 # Each installs the Debian packages it needs first (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(cmake make g++ libeigen3-dev libxsimd-dev libxxhash-dev catch2 libbenchmark-dev g++-aarch64-linux-gnu qemu-user)
+packages=(cmake make g++ libeigen3-dev libxsimd-dev libxxhash-dev catch2 libbenchmark-dev g++-aarch64-linux-gnu qemu-user
+          clang libclang-rt-dev)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 install_deps() {
@@ -60,6 +63,27 @@ case "${1:-}" in
     cmake --build build-asan -j "$jobs"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure --no-tests=error -j "$jobs")
+    echo "== ThreadSanitizer build of the concurrency tests (thread pool, kernels shared by threads)"
+    # Without OpenMP: libgomp is not instrumented, so its internals would be reported as races.
+    stage=$(date +%s)
+    configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
+      "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer -Wno-uninitialized" -DTERN_OPENMP=OFF \
+      -DTERN_BUILD_TESTS=ON -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF
+    cmake --build build-tsan --target test_robustness_concurrency -j "$jobs"
+    (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+       ctest --output-on-failure --no-tests=error -R '^test_robustness_concurrency$')
+    echo "== TSan stage: $(( $(date +%s) - stage )) s"
+    echo "== libFuzzer targets (clang++, ASan+UBSan), ${TERN_FUZZ_SECONDS:-30} s each (TERN_FUZZ_SECONDS)"
+    stage=$(date +%s)
+    configure build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" -DTERN_FUZZ=ON -DTERN_BUILD_TESTS=OFF -DTERN_BUILD_BENCH=OFF \
+      -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF
+    cmake --build build-fuzz -j "$jobs"
+    (cd build-fuzz && ctest --output-on-failure --no-tests=error -j "$jobs")
+    for log in build-fuzz/tests/fuzz/*/fuzzer.log; do
+      echo "   fuzz_$(basename "$(dirname "$log")"): $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$log"), no findings"
+    done
+    echo "== fuzz stage: $(( $(date +%s) - stage )) s"
     echo "== all tests passed in $(( $(date +%s) - start )) s"
     ;;
   *)

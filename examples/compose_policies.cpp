@@ -3,6 +3,7 @@
 #include <tern/tern.hpp>
 
 #include <cstdio>
+#include <string_view>
 
 // The paper's projection: absmean ternary weights, absmax int8 activations, extra RMSNorm.
 using paper_proj = tern::bit_linear<float>;
@@ -21,7 +22,12 @@ float output_norm(const tern::matrix<float>& w, const tern::matrix<float>& x) {
   return p.forward(x).norm();   // lambda defaults to 1: fully quantized
 }
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no options: --help says so, anything else is refused
+    const bool help = argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h");
+    std::fprintf(help ? stdout : stderr, "%susage: compose_policies   (takes no options)\n", help ? "" : "compose_policies: unknown arguments\n");
+    return help ? 0 : 2;
+  }
   const tern::matrix<float> w = tern::matrix<float>::Random(96, 128), x = tern::matrix<float>::Random(4, 128);
   std::printf("|y|  fp %.3f  bitnet %.3f  paper %.3f  variant %.3f\n", output_norm<fp_proj>(w, x),
               output_norm<bitnet_proj>(w, x), output_norm<paper_proj>(w, x), output_norm<variant_proj>(w, x));

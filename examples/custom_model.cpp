@@ -12,11 +12,13 @@
 #include <tern/nn/transformer.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <span>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <vector>
 
@@ -128,12 +130,21 @@ float sgd_step(Model& m, std::vector<std::vector<float>>& momentum, std::mt19937
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* usage = "usage: custom_model [--steps N]   (N in [1, 100000], default 150)\n";
   long steps = 150;
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--steps" && i + 1 < argc) steps = std::strtol(argv[++i], nullptr, 10);
-    else { std::fprintf(stderr, "usage: %s [--steps N]\n", argv[0]); return 2; }
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") { std::fputs(usage, stdout); return 0; }
+    if (a != "--steps") { std::fprintf(stderr, "custom_model: unknown option '%s'\n%s", argv[i], usage); return 2; }
+    if (i + 1 >= argc) { std::fprintf(stderr, "custom_model: --steps needs a value\n%s", usage); return 2; }
+    const std::string v = argv[++i];
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), steps);
+    // Bound: three SGD loops of N steps each; 10^5 steps is hours on a laptop.
+    if (ec != std::errc() || end != v.data() + v.size() || steps < 1 || steps > 100000) {
+      std::fprintf(stderr, "custom_model: --steps '%s' is not an integer in [1, 100000]\n%s", v.c_str(), usage);
+      return 2;
+    }
   }
-  if (steps <= 0) { std::fprintf(stderr, "--steps must be positive\n"); return 2; }
   // A model this small runs fastest on one thread (Eigen's threads only pay off for larger
   // products); larger models keep Eigen's default, every core.
   Eigen::setNbThreads(1);

@@ -23,6 +23,7 @@
 //        tern_demo --help
 #include <Eigen/Core>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -35,6 +36,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "tern/data/byte_corpus.hpp"
@@ -122,13 +125,48 @@ const char* usage =
     "  --sample-bytes N   bytes of text the frozen model generates (default 200)\n"
     "  --quick            tiny run for CI (seconds)\n";
 
+/// The whole of `text` as a V (std::from_chars: no sign on unsigned values, no spaces, no
+/// trailing characters); non-finite floating-point values are refused too.
 template <class V>
 V parse_number(const std::string& opt, const std::string& text) {
-  std::istringstream in(text);
   V v{};
-  in >> v;
-  if (!in || !in.eof()) throw std::invalid_argument("option " + opt + ": '" + text + "' is not a valid number");
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (ec == std::errc::result_out_of_range)
+    throw std::invalid_argument("option " + opt + ": '" + text + "' is out of the representable range");
+  if (ec != std::errc() || ptr != end || text.empty())
+    throw std::invalid_argument("option " + opt + ": '" + text + "' is not a valid " +
+                                (std::is_integral_v<V> ? (std::is_signed_v<V> ? "integer" : "non-negative integer")
+                                                       : "number"));
+  if constexpr (std::is_floating_point_v<V>)
+    if (!std::isfinite(v)) throw std::invalid_argument("option " + opt + ": '" + text + "' is not finite");
   return v;
+}
+
+/// Throws unless lo <= v <= hi; `why` says where the bound comes from.
+template <class V>
+void check_range(const char* opt, V v, V lo, V hi, const char* why) {
+  if (!(v >= lo && v <= hi)) {
+    std::ostringstream msg;
+    msg << "option " << opt << " must be in [" << lo << ", " << hi << "], got " << v << " (" << why << ")";
+    throw std::invalid_argument(msg.str());
+  }
+}
+/// The same for a range open at lo: lo < v <= hi.
+template <class V>
+void check_above(const char* opt, V v, V lo, V hi, const char* why) {
+  if (!(v > lo && v <= hi)) {
+    std::ostringstream msg;
+    msg << "option " << opt << " must be in (" << lo << ", " << hi << "], got " << v << " (" << why << ")";
+    throw std::invalid_argument(msg.str());
+  }
+}
+
+/// True when `opt` appears in args followed by an empty value.
+bool given_empty(const std::vector<std::string>& args, const char* opt) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == opt && args[i + 1].empty()) return true;
+  return false;
 }
 
 options parse(int argc, char** argv) {
@@ -215,19 +253,33 @@ options parse(int argc, char** argv) {
     }
     else throw std::invalid_argument("unknown option " + a + " (see --help)");
   }
-  auto positive = [](std::int64_t x, const char* name) {
-    if (x <= 0) throw std::invalid_argument(std::string("option ") + name + " must be positive");
-  };
-  positive(o.steps, "--steps");
-  positive(o.ft_steps, "--ft-steps");
-  positive(o.seq, "--seq");
-  positive(o.batch, "--batch");
-  positive(o.threads, "--threads");
-  positive(o.synthetic_bytes, "--synthetic-bytes");
-  if (o.eval_windows < 0) throw std::invalid_argument("option --eval-windows must be >= 0");
-  if (o.log_every < 0) throw std::invalid_argument("option --log-every must be >= 0");
+  // Bounds, each with the reason; together they keep every derived size (tokens, parameters,
+  // attention scores, the corpus windows) far inside int64 and inside a machine's memory.
+  constexpr std::int64_t max_steps = 100'000'000;
+  check_range("--steps", o.steps, std::int64_t(1), max_steps, "10^8 steps take days even for the smallest model");
+  check_range("--ft-steps", o.ft_steps, std::int64_t(1), max_steps, "10^8 steps take days even for the smallest model");
+  check_range("--synthetic-bytes", o.synthetic_bytes, std::int64_t(1), std::int64_t(1) << 32,
+              "the generated corpus is held in memory: 4 GiB at most");
+  check_range("--dim", o.dim, index(2), index(4096),
+              "weights, gradients and two AdamW moments take ~200 dim^2 bytes per layer: 3 GiB at 4096");
+  check_range("--layers", o.layers, index(1), index(256), "memory grows linearly with the layers");
+  check_range("--heads", o.heads, index(1), index(256), "each head needs dim / heads >= 2 features");
+  check_range("--seq", o.seq, index(1), index(8192), "attention keeps a seq x seq score matrix per head: 256 MiB at 8192");
+  check_range("--batch", o.batch, index(1), index(65536), "a batch beyond 65536 windows does not fit any step's activations");
+  check_range("--batch x --seq", o.batch * o.seq, index(1), index(1) << 20,
+              "one step's activations take tens of floats per token, layer and feature");
+  check_above("--lr", o.lr, 0.0, 1.0, "AdamW moves each weight by about lr per step; beyond 1 training diverges");
+  check_above("--ft-lr", o.ft_lr, 0.0, 1.0, "AdamW moves each weight by about lr per step; beyond 1 training diverges");
+  check_above("--clip", o.clip, 0.0, 1e6, "a gradient-norm limit; 1e6 is no limit at all");
+  check_above("--kd-tau", o.kd_tau, 0.0, 100.0, "beyond 100 the softened teacher is uniform to float precision");
+  check_range("--eval-windows", o.eval_windows, index(0), index(1) << 24,
+              "0 means every window of the split; more is a forward pass per window for nothing");
+  check_range("--threads", o.threads, 1, 1024, "more threads than cores only adds contention");
+  check_range("--log-every", o.log_every, std::int64_t(0), max_steps, "a period in steps; 0: no progress lines");
   if (!(o.ramp_end > 0 && o.ramp_end <= 1)) throw std::invalid_argument("option --ramp-end must be in (0, 1]");
   if (!(o.ramp_len > 0 && o.ramp_len <= 1)) throw std::invalid_argument("option --ramp-len must be in (0, 1]");
+  for (const char* opt : {"--corpus", "--save-fp", "--load-fp"})
+    if (given_empty(args, opt)) throw std::invalid_argument(std::string("option ") + opt + " needs a file name, got ''");
   return o;
 }
 

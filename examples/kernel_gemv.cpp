@@ -3,11 +3,17 @@
 // this CPU has (run-time dispatch) with two threads; checked against the scalar reference.
 #include <cstdio>
 #include <random>
+#include <string_view>
 
 #include "tern/kernels/gemm.hpp"
 #include "tern/quant/absmean_ternary.hpp"
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no options: --help says so, anything else is refused
+    const bool help = argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h");
+    std::fprintf(help ? stdout : stderr, "%susage: kernel_gemv   (takes no options)\n", help ? "" : "kernel_gemv: unknown arguments\n");
+    return help ? 0 : 2;
+  }
   namespace tk = tern::kernels;
   const tern::index out = 512, in = 1000;  // any shape: no multiple-of-256 rule
   std::mt19937 rng(42);

@@ -1,11 +1,17 @@
 // The kernel API end to end, as docs/kernels.md shows it: pack, unpack, quantize activations,
 // every way to call the GEMM, and the checks that the answers agree.
 #include <cstdio>
+#include <string_view>
 
 #include "tern/kernels/gemm.hpp"
 #include "tern/quant/absmean_ternary.hpp"
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no options: --help says so, anything else is refused
+    const bool help = argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h");
+    std::fprintf(help ? stdout : stderr, "%susage: kernel_tour   (takes no options)\n", help ? "" : "kernel_tour: unknown arguments\n");
+    return help ? 0 : 2;
+  }
   const tern::matrix<float> weights = tern::matrix<float>::Random(300, 777);  // M x K, any sizes
   const tern::matrix<float> tokens = tern::matrix<float>::Random(5, 777);     // N x K
 

@@ -5,8 +5,14 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no options: --help says so, anything else is refused
+    const bool help = argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h");
+    std::fprintf(help ? stdout : stderr, "%susage: train_loop   (takes no options)\n", help ? "" : "train_loop: unknown arguments\n");
+    return help ? 0 : 2;
+  }
   const tern::index B = 4, S = 32;
   const tern::markov_source source;  // the built-in synthetic corpus (entropy known exactly)
   const tern::byte_corpus corpus(source.generate(1 << 16, /*seed=*/7), "markov", 0.1, S + 1);

@@ -16,6 +16,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +25,8 @@
 #include <omp.h>
 #endif
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "tern/data/rng.hpp"
@@ -106,7 +109,15 @@ int main(int argc, char** argv) {
   const char* keep = std::getenv("TERN_BENCH_KEEP_HEAP");
   const bool retained = !(keep && std::string(keep) == "0") && tern::retain_heap();
   const char* env = std::getenv("TERN_BENCH_THREADS");
-  const int threads = env ? std::atoi(env) : 1;
+  int threads = 1;
+  if (env) {
+    const std::string_view v(env);
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), threads);
+    if (ec != std::errc() || end != v.data() + v.size() || threads < 1 || threads > 1024) {
+      std::fprintf(stderr, "bench_train: TERN_BENCH_THREADS='%s' is not an integer in [1, 1024]\n", env);
+      return 2;
+    }
+  }
   // Eigen's GEMMs and tern's OpenMP loops (attention heads) both follow the thread count.
   Eigen::setNbThreads(threads > 0 ? threads : 1);
 #ifdef _OPENMP
@@ -116,6 +127,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(batch), static_cast<long long>(seq), Eigen::nbThreads(),
               flops_per_step(bench_config()) * 1e-9, retained ? "retained (tern::retain_heap)" : "glibc default");
   benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // Ratios of the medians over repetitions (run with --benchmark_repetitions=N and

@@ -212,3 +212,22 @@ TEST_CASE("safetensors: header lists every tensor with shape and offsets") {
   in.close();
   std::remove(path.c_str());
 }
+
+TEST_CASE("checkpoint: a default train_state holds a valid rng state and round-trips") {
+  const tern::train_state fresh;
+  CHECK(fresh.rng_state == tern::rng(0).state());  // never the all-zero state
+  tern::rng r(0);
+  CHECK_NOTHROW(r.set_state(fresh.rng_state));
+  mlp a(4, 6, 2, 1);
+  const std::string path = "tern_test_default_state.ckpt";
+  tern::train_state st;
+  st.step = 5;
+  tern::save_checkpoint(path, a, "tiny", nullptr, &st);
+  tern::train_state back;
+  back.step = 99;
+  mlp b(4, 6, 2, 2);
+  tern::load_checkpoint(path, b, "tiny", nullptr, &back);
+  CHECK(back.step == 5);
+  CHECK(back.rng_state == fresh.rng_state);
+  std::remove(path.c_str());
+}

@@ -1,7 +1,13 @@
 // Byte corpus (splits, windows, error messages), the seeded rng, and the synthetic Markov
 // source's exact entropy against empirical estimates from generated text.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -84,6 +90,70 @@ TEST_CASE("byte_corpus: missing, empty and too-short files give messages with pa
   CHECK_NOTHROW(tern::byte_corpus::from_file(small, 0.5, 20));
   std::remove(empty.c_str());
   std::remove(small.c_str());
+}
+
+TEST_CASE("byte_corpus: a directory, a FIFO or a device is refused at once, naming the kind") {
+  const std::string dir = "tern_test_corpus_dir";
+  std::filesystem::create_directory(dir);
+  CHECK_THROWS_WITH(tern::byte_corpus::from_file(dir), Catch::Contains(dir) && Catch::Contains("is a directory"));
+  const std::string fifo = "tern_test_corpus_fifo";
+  ::unlink(fifo.c_str());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Nobody writes to it: a blocking open or read would hang (ctest's timeout would fail it).
+  CHECK_THROWS_WITH(tern::byte_corpus::from_file(fifo), Catch::Contains(fifo) && Catch::Contains("FIFO"));
+  // /dev/zero never ends: reading it "whole" would exhaust memory.
+  CHECK_THROWS_WITH(tern::byte_corpus::from_file("/dev/zero"), Catch::Contains("character device"));
+  std::filesystem::remove(dir);
+  ::unlink(fifo.c_str());
+}
+
+TEST_CASE("byte_corpus: batch, window length and starts at their bounds and past them") {
+  std::vector<std::uint8_t> bytes(1000);
+  for (int i = 0; i < 1000; ++i) bytes[std::size_t(i)] = std::uint8_t(i % 251);
+  const tern::byte_corpus c(bytes, "synthetic", 0.1, 2);  // 900 train, 100 validation bytes
+  tern::rng r(3);
+  constexpr tern::index big = std::numeric_limits<tern::index>::max();
+  // Window lengths: the largest that fits works, one more (and the extremes) are refused.
+  CHECK(c.sample_train(1, 899, r).inputs.size() == 899);
+  for (const tern::index seq : {tern::index(900), big, big - 1, tern::index(0), tern::index(-1),
+                                std::numeric_limits<tern::index>::min()})
+    CHECK_THROWS_AS(c.sample_train(1, seq, r), std::invalid_argument);
+  CHECK_THROWS_WITH(c.sample_train(1, big, r), Catch::Contains("does not fit"));
+  // Batches: batch x seq is bounded before anything is multiplied or allocated.
+  for (const tern::index batch : {tern::index(0), tern::index(-1), big, tern::index(1) << 32,
+                                  tern::byte_corpus::max_batch_tokens / 16 + 1})
+    CHECK_THROWS_AS(c.sample_train(batch, 16, r), std::invalid_argument);
+  CHECK_THROWS_WITH(c.sample_train(tern::index(1) << 40, 64, r), Catch::Contains("max_batch_tokens"));
+  CHECK(c.sample_train(1000, 16, r).inputs.size() == 16000);
+  // Validation starts: the last valid one works, one past it and the extremes are refused.
+  const tern::index seq = 16, last = c.validation_size() - seq - 1;
+  const auto v = c.validation_batch({last}, seq);
+  CHECK(v.targets.back() == bytes[999]);
+  for (const tern::index start : {last + 1, big, big - seq, tern::index(-1), std::numeric_limits<tern::index>::min()})
+    CHECK_THROWS_WITH(c.validation_batch({start}, seq), Catch::Contains("out of range"));
+  CHECK_THROWS_AS(c.validation_batch({}, seq), std::invalid_argument);
+  CHECK_THROWS_AS(c.validation_starts(big, 4), std::invalid_argument);
+  CHECK_THROWS_AS(c.validation_starts(0, 4), std::invalid_argument);
+  CHECK(c.validation_starts(1, big).size() == 99);
+}
+
+TEST_CASE("byte_corpus: validation starts equal floor(i * available / count) * seq, computed in 128 bits") {
+  __extension__ typedef unsigned __int128 u128;
+  const std::vector<std::uint8_t> bytes(200000, 7);
+  const tern::byte_corpus c(bytes, "flat", 0.5, 2);
+  for (const tern::index seq : {tern::index(1), tern::index(3), tern::index(64)})
+    for (const tern::index max_windows : {tern::index(1), tern::index(7), tern::index(99991), tern::index(0)}) {
+      const auto starts = c.validation_starts(seq, max_windows);
+      const tern::index available = (c.validation_size() - 1) / seq;
+      const tern::index count = max_windows > 0 && max_windows < available ? max_windows : available;
+      REQUIRE(tern::index(starts.size()) == count);
+      bool same = true;
+      for (tern::index i = 0; i < count; ++i)
+        same = same && u128(starts[std::size_t(i)]) == u128(i) * u128(available) / u128(count) * u128(seq);
+      INFO("seq " << seq << " max_windows " << max_windows);
+      CHECK(same);
+      CHECK(starts.back() + seq + 1 <= c.validation_size());
+    }
 }
 
 TEST_CASE("markov_source: transition rows are distributions, pi is stationary") {

@@ -9,11 +9,17 @@
 // position) is part of what a checkpoint saves.
 //
 // Errors (std::runtime_error / std::invalid_argument, naming the path and the sizes): a file
-// that cannot be opened, an empty file, and a file too short for one window of seq + 1 bytes
-// in each split.
+// that cannot be opened, a path that is not a regular file (a directory, FIFO or device is
+// refused at once, never opened blocking: io/regular_file.hpp), an empty file, and a file too
+// short for one window of seq + 1 bytes in each split.
+//
+// Bounds on the caller's numbers, checked before any arithmetic that could overflow:
+//   seq >= 1 and seq + 1 <= the split's size (so seq + 1 and every start + seq + 1 fit);
+//   batch >= 1 and batch * seq <= max_batch_tokens (2^28): a token_batch holds 8 bytes per
+//   token (inputs and targets), so this is 2 GiB, and one training step over it needs several
+//   times that again for the model's activations; larger requests are refused, not attempted;
+//   validation_batch: every start in [0, validation_size - seq - 1].
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -21,6 +27,7 @@
 
 #include "tern/core/matrix.hpp"
 #include "tern/data/rng.hpp"
+#include "tern/io/regular_file.hpp"
 
 namespace tern {
 
@@ -33,16 +40,15 @@ struct token_batch {
 class byte_corpus {
  public:
   static constexpr int vocab = 256;
+  /// Most tokens (batch x seq) one batch may hold (see the file comment).
+  static constexpr index max_batch_tokens = index(1) << 28;
 
   /// Reads `path` whole. min_window: the longest window (seq + 1) the caller will ask for;
   /// each split must hold at least that many bytes.
   static byte_corpus from_file(const std::string& path, double validation_fraction = 0.1,
                                index min_window = 2) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("byte_corpus: cannot open corpus file '" + path + "'");
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw std::runtime_error("byte_corpus: error while reading '" + path + "'");
-    return byte_corpus(std::move(bytes), "'" + path + "'", validation_fraction, min_window);
+    regular_file in(path, "byte_corpus: corpus file");
+    return byte_corpus(in.read_rest(), "'" + path + "'", validation_fraction, min_window);
   }
 
   /// From bytes in memory; `name` is used in error messages and reports.
@@ -81,13 +87,26 @@ class byte_corpus {
   }
 
   /// Deterministic validation windows: up to max_windows non-overlapping windows, evenly
-  /// spread over the validation split (all of them if max_windows <= 0).
+  /// spread over the validation split (all of them if max_windows <= 0): window i of count
+  /// starts at floor(i * available / count) * seq, available = (validation_size - 1) / seq.
   std::vector<index> validation_starts(index seq, index max_windows) const {
     check_window("validation_starts", seq, validation_size());
     const index available = (validation_size() - 1) / seq;
     const index count = max_windows > 0 && max_windows < available ? max_windows : available;
     std::vector<index> starts;
-    for (index i = 0; i < count; ++i) starts.push_back((i * available / count) * seq);
+    starts.reserve(static_cast<std::size_t>(count));
+    // floor(i * a / c) = i * (a / c) + floor(i * (a % c) / c), the second term carried
+    // incrementally, so no product exceeds a (i * a itself may overflow for large splits).
+    const index q = available / count, rem = available % count;
+    index extra = 0, carry = 0;
+    for (index i = 0; i < count; ++i) {
+      starts.push_back((i * q + extra) * seq);
+      carry += rem;
+      while (carry >= count) {
+        carry -= count;
+        ++extra;
+      }
+    }
     return starts;
   }
 
@@ -96,7 +115,7 @@ class byte_corpus {
     check_window("validation_batch", seq, validation_size());
     token_batch out = empty_batch(static_cast<index>(starts.size()), seq);
     for (index b = 0; b < out.batch; ++b) {
-      if (starts[b] < 0 || starts[b] + seq + 1 > validation_size())
+      if (starts[b] < 0 || starts[b] > validation_size() - seq - 1)  // seq + 1 <= validation_size()
         throw std::invalid_argument("byte_corpus::validation_batch: window start " + std::to_string(starts[b]) +
                                     " out of range for " + std::to_string(validation_size()) + " validation bytes");
       fill(out, b, validation_data() + starts[b]);
@@ -107,12 +126,17 @@ class byte_corpus {
  private:
   void check_window(const char* where, index seq, index split_bytes) const {
     if (seq < 1) throw std::invalid_argument(std::string("byte_corpus::") + where + ": seq must be >= 1");
-    if (seq + 1 > split_bytes)
-      throw std::invalid_argument(std::string("byte_corpus::") + where + ": a window of " + std::to_string(seq + 1) +
-                                  " bytes does not fit in the " + std::to_string(split_bytes) + "-byte split of " + name_);
+    if (seq >= split_bytes)  // seq + 1 > split_bytes, without computing seq + 1
+      throw std::invalid_argument(std::string("byte_corpus::") + where + ": a window of seq + 1 = " +
+                                  std::to_string(seq) + " + 1 bytes does not fit in the " + std::to_string(split_bytes) +
+                                  "-byte split of " + name_);
   }
   static token_batch empty_batch(index batch, index seq) {
-    if (batch < 1) throw std::invalid_argument("byte_corpus: batch must be >= 1");
+    if (batch < 1) throw std::invalid_argument("byte_corpus: batch must be >= 1, got " + std::to_string(batch));
+    if (batch > max_batch_tokens / seq)  // seq >= 1 (check_window)
+      throw std::invalid_argument("byte_corpus: batch x seq = " + std::to_string(batch) + " x " + std::to_string(seq) +
+                                  " tokens exceeds max_batch_tokens = " + std::to_string(max_batch_tokens) +
+                                  " (8 bytes per token: 2 GiB)");
     token_batch out;
     out.batch = batch;
     out.seq = seq;

@@ -1,0 +1,88 @@
+# examples/demo.cpp (tern_demo): every option with bad, missing, negative, zero and huge values,
+# paths that are not usable files, and combinations that are refused. Each case starts with a
+# tiny run's options, so a value wrongly accepted costs a second, not a training run.
+set(tiny "--quick --steps 1 --ft-steps 1 --variants ptq")
+cli_ok("usage: tern_demo" "--help")
+cli_refused("unknown option --bogus" "${tiny} --bogus 1")
+cli_refused("option stray needs a value \\(or is unknown\\)" "${tiny} stray")
+
+# Integer options: name, smallest valid value, largest valid value.
+set(int_options
+  --steps 1 100000000  --ft-steps 1 100000000  --synthetic-bytes 1 4294967296  --dim 2 4096
+  --layers 1 256  --heads 1 256  --seq 1 8192  --batch 1 65536  --eval-windows 0 16777216
+  --threads 1 1024  --log-every 0 100000000)
+list(LENGTH int_options n)
+math(EXPR last "${n} - 1")
+foreach(i RANGE 0 ${last} 3)
+  math(EXPR i_lo "${i} + 1")
+  math(EXPR i_hi "${i} + 2")
+  list(GET int_options ${i} opt)
+  list(GET int_options ${i_lo} lo)
+  list(GET int_options ${i_hi} hi)
+  cli_refused("option ${opt} needs a value" "${tiny} ${opt}")
+  foreach(bad abc 1.5 1e3 0x10 "''" "' 5'" "5 " +-1 99999999999999999999999 -99999999999999999999999)
+    cli_refused("option ${opt}" "${tiny} ${opt} '${bad}'")
+  endforeach()
+  math(EXPR below "${lo} - 1")
+  math(EXPR above "${hi} + 1")
+  foreach(bad ${below} ${above} -1 9223372036854775807 -9223372036854775807)
+    cli_refused("option ${opt}" "${tiny} ${opt} ${bad}")
+  endforeach()
+endforeach()
+# The seed: any unsigned 64-bit value, never a negative one.
+foreach(bad -1 -0 abc 1.5 18446744073709551616 "''")
+  cli_refused("option --seed" "${tiny} --seed '${bad}'")
+endforeach()
+cli_refused("option --seed needs a value" "${tiny} --seed")
+
+# Real-valued options: non-finite, negative, zero, past the upper bound, not numbers.
+foreach(opt --lr --ft-lr --clip --kd-tau --ramp-end --ramp-len)
+  cli_refused("option ${opt} needs a value" "${tiny} ${opt}")
+  foreach(bad nan inf -inf abc "''" -1 0 1e308 1e999 1e-99999 "0.5x")
+    cli_refused("option ${opt}" "${tiny} ${opt} '${bad}'")
+  endforeach()
+endforeach()
+
+# Combinations.
+cli_refused("option --batch x --seq must be in" "${tiny} --batch 65536 --seq 8192")
+cli_refused("transformer_config.n_heads" "${tiny} --dim 96 --heads 5")
+cli_refused("transformer_config.n_heads" "${tiny} --dim 7 --heads 1")
+cli_refused("option --order: 'middle' is not first or last" "${tiny} --order middle")
+cli_refused("unknown variant 'foo'" "${tiny} --variants foo")
+cli_refused("the list is empty" "${tiny} --variants ''")
+cli_refused("unknown variant ''" "${tiny} --variants ,")
+
+# Paths: missing, a directory, a FIFO nobody writes, a device, empty and too short files.
+file(WRITE "${WORK}/empty.txt" "")
+file(WRITE "${WORK}/short.txt" "0123456789")
+file(WRITE "${WORK}/garbage.ckpt" "this is not a checkpoint, not even close")
+file(MAKE_DIRECTORY "${WORK}/dir")
+find_program(MKFIFO mkfifo)
+set(have_fifo OFF)
+if(MKFIFO)
+  execute_process(COMMAND ${MKFIFO} "${WORK}/fifo" RESULT_VARIABLE fifo_rc)
+  if(fifo_rc EQUAL 0)
+    set(have_fifo ON)
+  endif()
+endif()
+if(NOT have_fifo)
+  message(WARNING "cli tern_demo: SKIPPED the FIFO cases (mkfifo unavailable)")
+endif()
+foreach(opt --corpus --load-fp)
+  cli_refused("option ${opt} needs a file name" "${tiny} ${opt} ''")
+  cli_refused("'/nonexistent/x': cannot open: No such file" "${tiny} ${opt} /nonexistent/x")
+  cli_refused("is a directory" "${tiny} ${opt} dir")
+  cli_refused("is a character device" "${tiny} ${opt} /dev/zero")
+  if(have_fifo)
+    cli_refused("is a FIFO" "${tiny} ${opt} fifo")
+  endif()
+endforeach()
+cli_refused("is empty" "${tiny} --corpus empty.txt")
+cli_refused("is too short" "${tiny} --corpus short.txt")
+cli_refused("bad magic" "${tiny} --load-fp garbage.ckpt")
+cli_refused("option --save-fp needs a file name" "${tiny} --save-fp ''")
+cli_refused("cannot create '/nonexistent/x.ckpt.tmp'" "${tiny} --save-fp /nonexistent/x.ckpt")
+cli_refused("cannot rename" "${tiny} --save-fp dir")
+# A checkpoint of another model: refused by its tag, naming both.
+cli_ok("loaded|fp: validation" "${tiny} --save-fp fp.ckpt")
+cli_refused("model tag mismatch: the file holds .*dim=32.* but the model is .*dim=64" "${tiny} --dim 64 --load-fp fp.ckpt")

@@ -40,6 +40,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cli_number.hpp"
 #include "tern/data/byte_corpus.hpp"
 #include "tern/data/markov_source.hpp"
 #include "tern/data/rng.hpp"
@@ -68,6 +69,9 @@
 namespace {
 
 using tern::index;
+using tern_cli::check_above;
+using tern_cli::check_range;
+using tern_cli::parse_number;
 
 struct options {
   std::string corpus;                     // empty: the built-in Markov source
@@ -124,43 +128,6 @@ const char* usage =
     "  --deploy-head H    LM head of the frozen model: f32 (default), bf16 or i8\n"
     "  --sample-bytes N   bytes of text the frozen model generates (default 200)\n"
     "  --quick            tiny run for CI (seconds)\n";
-
-/// The whole of `text` as a V (std::from_chars: no sign on unsigned values, no spaces, no
-/// trailing characters); non-finite floating-point values are refused too.
-template <class V>
-V parse_number(const std::string& opt, const std::string& text) {
-  V v{};
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
-  if (ec == std::errc::result_out_of_range)
-    throw std::invalid_argument("option " + opt + ": '" + text + "' is out of the representable range");
-  if (ec != std::errc() || ptr != end || text.empty())
-    throw std::invalid_argument("option " + opt + ": '" + text + "' is not a valid " +
-                                (std::is_integral_v<V> ? (std::is_signed_v<V> ? "integer" : "non-negative integer")
-                                                       : "number"));
-  if constexpr (std::is_floating_point_v<V>)
-    if (!std::isfinite(v)) throw std::invalid_argument("option " + opt + ": '" + text + "' is not finite");
-  return v;
-}
-
-/// Throws unless lo <= v <= hi; `why` says where the bound comes from.
-template <class V>
-void check_range(const char* opt, V v, V lo, V hi, const char* why) {
-  if (!(v >= lo && v <= hi)) {
-    std::ostringstream msg;
-    msg << "option " << opt << " must be in [" << lo << ", " << hi << "], got " << v << " (" << why << ")";
-    throw std::invalid_argument(msg.str());
-  }
-}
-/// The same for a range open at lo: lo < v <= hi.
-template <class V>
-void check_above(const char* opt, V v, V lo, V hi, const char* why) {
-  if (!(v > lo && v <= hi)) {
-    std::ostringstream msg;
-    msg << "option " << opt << " must be in (" << lo << ", " << hi << "], got " << v << " (" << why << ")";
-    throw std::invalid_argument(msg.str());
-  }
-}
 
 /// True when `opt` appears in args followed by an empty value.
 bool given_empty(const std::vector<std::string>& args, const char* opt) {

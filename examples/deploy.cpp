@@ -2,10 +2,17 @@
 // packed kernels, save it as a tern model file, load it back (memory-mapped) and generate text.
 // docs/inference.md shows this code; CI builds and runs it.
 #include <tern/tern.hpp>
+#include <cstdio>
 #include <iostream>
 #include <string>
+#include <string_view>
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no options: --help says so, anything else is refused
+    const bool help = argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h");
+    std::fprintf(help ? stdout : stderr, "%susage: deploy   (takes no options)\n", help ? "" : "deploy: unknown arguments\n");
+    return help ? 0 : 2;
+  }
   // ---- train: a small byte-level model, the paper's policy, a few steps on a tiny corpus ----
   tern::transformer_config cfg;
   cfg.dim = 64;

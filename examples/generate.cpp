@@ -11,12 +11,12 @@
 #include <cstdlib>
 #include <iostream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cli_number.hpp"
 #include "tern/infer/generate.hpp"
 #include "tern/infer/session.hpp"
 #include "tern/io/model_file.hpp"
@@ -56,14 +56,11 @@ struct options {
   bool mmap = true;
 };
 
+/// The whole text as a V within [lo, hi] (cli_number.hpp's strict parse).
 template <class V>
-V number(const std::string& opt, const std::string& text, V lo, V hi) {
-  std::istringstream in(text);
-  V v{};
-  in >> v;
-  if (!in || !in.eof()) throw std::invalid_argument("option " + opt + ": '" + text + "' is not a valid number");
-  if (!(v >= lo && v <= hi))
-    throw std::invalid_argument("option " + opt + ": " + text + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+V number(const std::string& opt, const std::string& text, V lo, V hi, const char* why) {
+  const V v = tern_cli::parse_number<V>(opt, text);
+  tern_cli::check_range(opt.c_str(), v, lo, hi, why);
   return v;
 }
 
@@ -88,14 +85,13 @@ options parse(int argc, char** argv) {
       o.prompt = v;
       o.has_prompt = true;
     }
-    // 2^24 tokens: far more than anyone waits for; a bound so that a typo is an error, not a hang.
-    else if (a == "-n") o.n = number<tern::index>(a, v, 0, tern::index(1) << 24);
-    else if (a == "--temperature") o.sampling.temperature = number<double>(a, v, 0.0, 1000.0);
-    else if (a == "--top-k") o.sampling.top_k = number<tern::index>(a, v, 0, tern::index(1) << 24);
-    else if (a == "--top-p") o.sampling.top_p = number<double>(a, v, std::numeric_limits<double>::min(), 1.0);
-    else if (a == "--seed") o.sampling.seed = number<std::uint64_t>(a, v, 0, std::numeric_limits<std::uint64_t>::max());
-    else if (a == "--threads") o.threads = number<int>(a, v, 1, 1024);  // a thread pool, not a fork bomb
-    else if (a == "--stop-byte") o.stop_byte = number<int>(a, v, 0, 255);
+    else if (a == "-n") o.n = number<tern::index>(a, v, 0, tern::index(1) << 24, "more than anyone waits for: a typo, not a hang");
+    else if (a == "--temperature") o.sampling.temperature = number<double>(a, v, 0.0, 1000.0, "0 is greedy; above 1000 the distribution is flat");
+    else if (a == "--top-k") o.sampling.top_k = number<tern::index>(a, v, 0, tern::index(1) << 24, "the largest vocabulary tern loads");
+    else if (a == "--top-p") o.sampling.top_p = number<double>(a, v, std::numeric_limits<double>::min(), 1.0, "a probability mass");
+    else if (a == "--seed") o.sampling.seed = tern_cli::parse_number<std::uint64_t>(a, v);
+    else if (a == "--threads") o.threads = number<int>(a, v, 1, 1024, "a thread pool, not a fork bomb");
+    else if (a == "--stop-byte") o.stop_byte = number<int>(a, v, 0, 255, "a byte");
     else if (a == "--path") o.path = v;
     else throw std::invalid_argument("unknown option " + a + " (see --help)");
   }

@@ -52,6 +52,14 @@ cli_refused("unknown variant 'foo'" "${tiny} --variants foo")
 cli_refused("the list is empty" "${tiny} --variants ''")
 cli_refused("unknown variant ''" "${tiny} --variants ,")
 
+# The deployment options.
+cli_refused("option --deploy-format: 'tq3' is not tq2 or tq1" "${tiny} --deploy-format tq3")
+cli_refused("option --deploy-head: 'f16' is not f32, bf16 or i8" "${tiny} --deploy-head f16")
+cli_refused("option --save-model" "${tiny} --save-model ''")
+foreach(bad -1 1048577 abc 1.5 "''")
+  cli_refused("option --sample-bytes" "${tiny} --sample-bytes '${bad}'")
+endforeach()
+
 # Paths: missing, a directory, a FIFO nobody writes, a device, empty and too short files.
 file(WRITE "${WORK}/empty.txt" "")
 file(WRITE "${WORK}/short.txt" "0123456789")

@@ -27,7 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -35,16 +35,15 @@
 #include <string_view>
 #include <vector>
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tern/infer/dense_f32.hpp"
 #include "tern/infer/frozen_linear.hpp"
 #include "tern/infer/frozen_norm.hpp"
 #include "tern/infer/inference_model.hpp"
+#include "tern/io/atomic_file_writer.hpp"
 #include "tern/io/checksum.hpp"
+#include "tern/io/regular_file.hpp"
 #include "tern/kernels/packed_bf16.hpp"
 #include "tern/kernels/packed_int8.hpp"
 #include "tern/kernels/packed_ternary.hpp"
@@ -190,38 +189,28 @@ inline file_bytes copy_bytes(const void* p, std::size_t n) {
 }
 
 inline file_bytes read_file(const std::string& path, bool use_mmap) {
-  const auto fail = [&](const std::string& why) -> model_file_error {
-    return model_file_error("tern model file '" + path + "': " + why);
-  };
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw fail(std::string("cannot open it: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw fail("not a regular file (a directory, FIFO or device)");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw fail(std::string("cannot open it: ") + std::strerror(errno));
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } guard{fd};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw fail("not a regular file");
-  const std::size_t n = static_cast<std::size_t>(st.st_size);
-  if (n == 0) throw fail("the file is empty");
-  if (use_mmap) {
-    void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p != MAP_FAILED) {
-      auto keep = std::shared_ptr<const std::uint8_t>(static_cast<const std::uint8_t*>(p),
-                                                      [n](const std::uint8_t* q) { ::munmap(const_cast<std::uint8_t*>(q), n); });
-      return {keep, n};
+  try {
+    regular_file f(path, "tern model file");  // a directory, FIFO or device is refused at once
+    if (f.size() == 0) throw model_file_error("tern model file '" + path + "': the file is empty");
+    if (f.size() > std::numeric_limits<std::size_t>::max() / 2)
+      throw model_file_error("tern model file '" + path + "': too large to map");
+    const std::size_t n = static_cast<std::size_t>(f.size());
+    if (use_mmap) {
+      void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, f.descriptor(), 0);
+      if (p != MAP_FAILED) {
+        auto keep = std::shared_ptr<const std::uint8_t>(
+            static_cast<const std::uint8_t*>(p), [n](const std::uint8_t* q) { ::munmap(const_cast<std::uint8_t*>(q), n); });
+        return {keep, n};
+      }
     }
+    auto buf = aligned_heap(n);
+    f.read(buf.get(), n);
+    return {std::shared_ptr<const std::uint8_t>(buf), n};
+  } catch (const model_file_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw model_file_error(e.what());
   }
-  auto buf = aligned_heap(n);
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t r = ::read(fd, buf.get() + done, n - done);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) throw fail("read failed after " + std::to_string(done) + " of " + std::to_string(n) + " bytes");
-    done += static_cast<std::size_t>(r);
-  }
-  return {std::shared_ptr<const std::uint8_t>(buf), n};
 }
 
 /// Parses and validates a whole file, then builds the model (see the file comment).
@@ -580,29 +569,20 @@ inline void save_model(const std::string& path, const infer::inference_model& m)
   cs.update(p + mf::header_bytes, table_end - mf::header_bytes);
   mf::put<std::uint64_t>(p + mf::checksum_at, cs.digest());
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw model_file_error("save_model: cannot open '" + tmp + "' for writing");
-    out.write(reinterpret_cast<const char*>(head.data()), std::streamsize(head.size()));
+  try {
+    atomic_file_writer out(path, "save_model");
+    out.write(head.data(), head.size());
     static const char zeros[64] = {};
     std::size_t at = data_offset;
-    for (std::size_t i = 0; i < t.size() && out; ++i) {
-      out.write(reinterpret_cast<const char*>(src[i]), std::streamsize(t[i].bytes));
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      out.write(src[i], t[i].bytes);
       at += t[i].bytes;
-      out.write(zeros, std::streamsize(mf::align64(at) - at));
+      out.write(zeros, mf::align64(at) - at);
       at = mf::align64(at);
     }
-    out.flush();
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw model_file_error("save_model: writing '" + tmp + "' failed (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw model_file_error("save_model: cannot rename '" + tmp + "' to '" + path + "'");
+    out.commit();
+  } catch (const std::exception& e) {
+    throw model_file_error(e.what());
   }
 }
 

@@ -55,6 +55,8 @@ class regular_file {
   ~regular_file() { close_fd(); }
 
   const std::string& path() const { return path_; }
+  /// The open descriptor (read-only), e.g. to memory-map the file; owned by this object.
+  int descriptor() const { return fd_; }
   std::uint64_t size() const { return size_; }
   std::uint64_t position() const { return pos_; }
   std::uint64_t remaining() const { return size_ - pos_; }

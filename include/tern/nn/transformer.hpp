@@ -4,6 +4,7 @@
 //
 //   transformer_config cfg;            // vocab=256 dim=128 n_layers=4 n_heads=4 n_kv_heads=4
 //   cfg.dim = 128; ...                 // ffn_hidden=352 max_seq=128 rope_base=1e4 init_std=0.02
+//                                      // norm_eps=1e-6 (every RMSNorm of the model)
 //   transformer<float, fp_policy> fp(cfg, /*seed=*/1);      // deterministic init from the seed
 //   matrix<float> logits = fp.forward(tokens);              // tokens: matrix<token> B x S (or
 //                                                           // forward(span, S)); logits (B*S) x vocab
@@ -69,6 +70,7 @@ struct transformer_config {
   index max_seq = 128;     ///< longest sequence forward accepts
   double rope_base = 10000.0;
   double init_std = 0.02;  ///< standard deviation of the initial weights
+  double norm_eps = 1e-6;  ///< eps of every RMSNorm (pre-norms, final norm, extra norms); HF rms_norm_eps
 
   void validate() const {
     auto positive = [](index v, const char* name) {
@@ -89,6 +91,8 @@ struct transformer_config {
                                   " must divide n_heads=" + std::to_string(n_heads));
     if (!(rope_base > 1.0)) throw std::invalid_argument("transformer_config.rope_base must be > 1");
     if (!(init_std > 0.0)) throw std::invalid_argument("transformer_config.init_std must be > 0");
+    if (!(norm_eps > 0.0) || !std::isfinite(norm_eps))
+      throw std::invalid_argument("transformer_config.norm_eps must be finite and > 0, got " + std::to_string(norm_eps));
   }
 
   friend bool operator==(const transformer_config&, const transformer_config&) = default;
@@ -110,6 +114,9 @@ class transformer {
     layers_.reserve(std::size_t(cfg.n_layers));
     for (index l = 0; l < cfg.n_layers; ++l)
       layers_.emplace_back(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.ffn_hidden, cfg.max_seq, cfg.rope_base);
+    for (auto& block : layers_) block.set_norm_eps(cfg.norm_eps);
+    detail::set_norm_eps(final_norm_, cfg.norm_eps);
+    detail::set_norm_eps(head_.norm(), cfg.norm_eps);
     lambdas_.assign(std::size_t(cfg.n_layers), 1.0);
     init(seed);
     set_lambda(1.0);  // bit_linear's default: fully quantized (a no-op for identity quantizers)

@@ -193,6 +193,9 @@ inline llama_config parse_llama_config(std::string_view text, const std::string&
 /// Reads `<dir>/config.json` (or the file itself when `path` is a file).
 inline llama_config read_llama_config(const std::string& path) {
   namespace fs = std::filesystem;
+  if (!fs::exists(path))
+    throw std::runtime_error("config '" + path + "': no such directory or file (expected a Hugging Face checkpoint "
+                             "directory holding config.json)");
   const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error("config '" + file + "': cannot open the file");

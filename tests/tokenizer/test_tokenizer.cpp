@@ -90,6 +90,12 @@ TEST_CASE("bpe tokenizer: added tokens are cut out first, lstrip/rstrip take whi
   CHECK(make(j).encode("<|x|><|x|>") == ids{15, 15});
   CHECK(make(j).decode(ids{15, 11}) == "<|x|>hello");
   CHECK(make(j).encode("hello <|x|>") == ids{11, 7, 15});
+  std::string many;
+  for (int i = 0; i < 5000; ++i) many += "hello<|x|>";
+  const auto e = make(j).encode(many);
+  REQUIRE(e.size() == 10000);
+  CHECK(e[9998] == 11);
+  CHECK(e[9999] == 15);
   j["added_tokens"][0]["lstrip"] = true;
   CHECK(make(j).encode("hello <|x|>") == ids{11, 15});
   j["added_tokens"][0]["lstrip"] = false;

@@ -183,8 +183,10 @@ class bpe_tokenizer {
       throw std::invalid_argument("tokenizer '" + name_ + "': the text is not valid UTF-8 at byte " + std::to_string(bad));
     std::vector<token> out;
     std::size_t at = 0;
+    std::vector<std::size_t> next(added_.size(), 0);  // each added token's next occurrence at or after `at`
+    for (std::size_t k = 0; k < added_.size(); ++k) next[k] = text.find(added_[k].content);
     while (at < text.size()) {
-      const auto m = next_added(text, at);
+      const auto m = next_added(text, at, next);
       const std::size_t seg_end = m ? m->begin : text.size();
       if (seg_end > at) encode_segment(text.substr(at, seg_end - at), out);
       if (!m) break;
@@ -408,14 +410,20 @@ class bpe_tokenizer {
 
   static std::uint64_t pair_key(token a, token b) { return (std::uint64_t(std::uint32_t(a)) << 32) | std::uint32_t(b); }
 
-  /// The leftmost added token at or after `from` (longest at that position).
-  std::optional<added_match> next_added(std::string_view text, std::size_t from) const {
+  /// The leftmost added token at or after `from` (longest at that position). next[k] caches
+  /// token k's next occurrence; it is searched again only once `from` has passed it, so a text
+  /// is scanned once per added token in all.
+  std::optional<added_match> next_added(std::string_view text, std::size_t from, std::vector<std::size_t>& next) const {
     if (added_.empty()) return std::nullopt;
     std::optional<added_match> best;
-    for (const auto& a : added_) {
-      const std::size_t p = text.find(a.content, from);
+    std::size_t best_at = std::string_view::npos;
+    for (std::size_t k = 0; k < added_.size(); ++k) {
+      const auto& a = added_[k];
+      if (next[k] != std::string_view::npos && next[k] < from) next[k] = text.find(a.content, from);
+      const std::size_t p = next[k];
       if (p == std::string_view::npos) continue;
-      if (!best || p < best->begin || (p == best->begin && p + a.content.size() > best->end)) {
+      if (!best || p < best_at) {  // longest first in added_: the first found at a position wins
+        best_at = p;
         best = added_match{p, p + a.content.size(), a.id};
         // lstrip/rstrip: the token takes the whitespace beside it
         if (a.lstrip)

@@ -1,6 +1,7 @@
 #pragma once
 // tern: header-only C++20 ternary (1.58-bit) neural networks. This umbrella header gives
-// everything; each header below is also self-contained and may be included alone.
+// everything of the core (tern::tern); each header below is also self-contained and may be
+// included alone. Hugging Face checkpoints and tokenizers are tern::hf's: tern/hf.hpp.
 
 // core
 #include "tern/core/matrix.hpp"
@@ -51,6 +52,9 @@
 #include "tern/optim/clip_grad_norm.hpp"
 #include "tern/data/rng.hpp"
 #include "tern/data/byte_corpus.hpp"
+#include "tern/data/token_corpus.hpp"
+#include "tern/tokenizer/tokenizer.hpp"
+#include "tern/tokenizer/byte_tokenizer.hpp"
 #include "tern/data/markov_source.hpp"
 #include "tern/io/checksum.hpp"
 #include "tern/io/regular_file.hpp"

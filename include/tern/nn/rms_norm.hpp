@@ -2,7 +2,7 @@
 // RMSNorm over the features of every row (token).
 //
 // Forward, per row x (C features):
-//   r     = sqrt(mean_j x_j^2 + eps)                 eps = 1e-6
+//   r     = sqrt(mean_j x_j^2 + eps)                 eps > 0, default 1e-6 (HF rms_norm_eps)
 //   xhat  = x / r
 //   y     = g (.) xhat                               g: per-channel gain (gain::learned), or 1
 // Backward, given dy:
@@ -36,14 +36,24 @@ class rms_norm {
  public:
   using scalar = T;
   static constexpr gain gain_mode = G;
-  static constexpr T eps = T(1e-6);
+  /// The epsilon of the paper's and Llama's RMSNorm; models may set another (set_eps).
+  static constexpr double default_eps = 1e-6;
 
-  explicit rms_norm(index features) : features_(features) {
+  /// features: C, the width of a row; eps: added to the mean square, finite and > 0.
+  explicit rms_norm(index features, double eps = default_eps) : features_(features) {
     if (features <= 0) throw shape_error("rms_norm: features must be positive, got " + std::to_string(features));
+    set_eps(eps);
     if constexpr (G == gain::learned) gain_ = parameter<T>(matrix<T>::Ones(1, features));
   }
 
   index features() const { return features_; }
+  T eps() const { return eps_; }
+  /// Throws std::invalid_argument unless eps is finite and > 0.
+  void set_eps(double eps) {
+    if (!(eps > 0.0) || !std::isfinite(eps))
+      throw std::invalid_argument("rms_norm: eps must be finite and > 0, got " + std::to_string(eps));
+    eps_ = T(eps);
+  }
 
   // Both passes work row by row (a row of features stays in L1 between its reads): forward
   // reads x twice (sum of squares, then scale) and writes xhat and y once; backward reads dy
@@ -76,7 +86,7 @@ class rms_norm {
       }
     } guard{this};
     for (index i = 0; i < n; ++i) {
-      const T inv = T(1) / std::sqrt(x.row(i).squaredNorm() / T(features_) + eps);
+      const T inv = T(1) / std::sqrt(x.row(i).squaredNorm() / T(features_) + eps_);
       inv_r_(i) = inv;
       if (inv > T(0)) {
         xhat_.row(i) = x.row(i) * inv;
@@ -118,6 +128,7 @@ class rms_norm {
 
  private:
   index features_;
+  T eps_ = T(default_eps);
   parameter<T> gain_;                              // empty for gain::none
   Eigen::Matrix<T, Eigen::Dynamic, 1> inv_r_;      // cache: 1 / r per row
   matrix<T> xhat_;                                 // cache: x / r

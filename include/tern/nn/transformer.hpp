@@ -4,6 +4,7 @@
 //
 //   transformer_config cfg;            // vocab=256 dim=128 n_layers=4 n_heads=4 n_kv_heads=4
 //   cfg.dim = 128; ...                 // ffn_hidden=352 max_seq=128 rope_base=1e4 init_std=0.02
+//                                      // norm_eps=1e-6 (every RMSNorm of the model)
 //   transformer<float, fp_policy> fp(cfg, /*seed=*/1);      // deterministic init from the seed
 //   matrix<float> logits = fp.forward(tokens);              // tokens: matrix<token> B x S (or
 //                                                           // forward(span, S)); logits (B*S) x vocab
@@ -75,6 +76,9 @@ class transformer {
     layers_.reserve(std::size_t(cfg.n_layers));
     for (index l = 0; l < cfg.n_layers; ++l)
       layers_.emplace_back(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.ffn_hidden, cfg.max_seq, cfg.rope_base);
+    for (auto& block : layers_) block.set_norm_eps(cfg.norm_eps);
+    detail::set_norm_eps(final_norm_, cfg.norm_eps);
+    detail::set_norm_eps(head_.norm(), cfg.norm_eps);
     lambdas_.assign(std::size_t(cfg.n_layers), 1.0);
     init(seed);
     set_lambda(1.0);  // bit_linear's default: fully quantized (a no-op for identity quantizers)

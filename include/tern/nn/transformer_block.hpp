@@ -20,6 +20,14 @@
 
 namespace tern {
 
+namespace detail {
+/// norm.set_eps(eps) when the norm has an epsilon (rms_norm), nothing otherwise (no_norm).
+template <class Norm>
+void set_norm_eps(Norm& norm, double eps) {
+  if constexpr (requires { norm.set_eps(eps); }) norm.set_eps(eps);
+}
+}  // namespace detail
+
 /// T: scalar type; Policy: a model policy (projection_policy.hpp).
 template <class T, ModelPolicy Policy>
 class transformer_block {
@@ -40,6 +48,21 @@ class transformer_block {
   mlp_type& mlp() { return mlp_; }
   norm_type& attn_norm() { return attn_norm_; }
   norm_type& mlp_norm() { return mlp_norm_; }
+
+  /// Sets eps on every norm of the block that has set_eps(double) (rms_norm): the two
+  /// pre-norms and the input norms of the seven projections. Norms without it (no_norm) have
+  /// no epsilon.
+  void set_norm_eps(double eps) {
+    detail::set_norm_eps(attn_norm_, eps);
+    detail::set_norm_eps(mlp_norm_, eps);
+    detail::set_norm_eps(attn_.q().norm(), eps);
+    detail::set_norm_eps(attn_.k().norm(), eps);
+    detail::set_norm_eps(attn_.v().norm(), eps);
+    detail::set_norm_eps(attn_.o().norm(), eps);
+    detail::set_norm_eps(mlp_.gate().norm(), eps);
+    detail::set_norm_eps(mlp_.up().norm(), eps);
+    detail::set_norm_eps(mlp_.down().norm(), eps);
+  }
 
   /// Sets lambda on all seven projections of the block.
   void set_lambda(T lambda) {

@@ -19,7 +19,7 @@ struct transformer_config {
   index max_seq = 128;     ///< longest sequence forward accepts
   double rope_base = 10000.0;
   double init_std = 0.02;  ///< standard deviation of the initial weights
-  double norm_eps = 1e-6;  ///< eps of every RMSNorm: r = sqrt(mean x^2 + eps)
+  double norm_eps = 1e-6;  ///< eps of every RMSNorm (pre-norms, final norm, extra norms); HF rms_norm_eps
 
   void validate() const {
     auto positive = [](index v, const char* name) {

@@ -1,6 +1,6 @@
 #pragma once
-// The step functions of byte-level language-model training, for tern::train's step_fn, and
-// the validation loss. Model: anything with forward(std::span<const token>, seq) -> logits
+// The step functions of language-model training, for tern::train's step_fn, and the
+// validation loss, for any vocabulary (byte_corpus, token_corpus). Model: anything with forward(std::span<const token>, seq) -> logits
 // ((B*seq) x vocab) and backward(dlogits), such as tern::transformer.
 //
 //   lm_step:  L = CE(model(x), y)                          mean nats per token
@@ -8,7 +8,8 @@
 //             the teacher runs forward only (no gradient); the student's gradient is
 //             tau (p - q) / N (see nn/kd_loss.hpp). The true next bytes are not used.
 //   evaluate_lm: mean CE over fixed validation windows, in chunks of `chunk` windows,
-//             weighted by tokens (nats per byte for a byte corpus).
+//             weighted by tokens (nats per token: per byte for a byte corpus). Corpus: anything
+//             with validation_batch(starts, seq) -> token_batch (byte_corpus, token_corpus).
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -39,9 +40,9 @@ double kd_step(Student& student, Teacher& teacher, const token_batch& b, kd_loss
   return loss;
 }
 
-/// Mean cross-entropy over the validation windows `starts` (from byte_corpus::validation_starts).
-template <class Model>
-double evaluate_lm(Model& model, const byte_corpus& corpus, const std::vector<index>& starts, index seq,
+/// Mean cross-entropy over the validation windows `starts` (from Corpus::validation_starts).
+template <class Model, class Corpus>
+double evaluate_lm(Model& model, const Corpus& corpus, const std::vector<index>& starts, index seq,
                    std::size_t chunk = 32) {
   cross_entropy<typename Model::scalar> ce;
   double total = 0;

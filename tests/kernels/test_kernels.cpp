@@ -188,9 +188,9 @@ TEST_CASE("quantize_activations matches the absmax int8 formula and folds RMSNor
         gamma = std::max(gamma, std::abs(x(n, j)));
         ss += double(x(n, j)) * x(n, j);
       }
-      CHECK(q.scale[n] == gamma / 127.0f);
+      CHECK(q.scale(n) == gamma / 127.0f);
       const double r = std::sqrt(ss / double(k) + 1e-6);
-      CHECK(qf.scale[n] == Approx(gamma / 127.0 / r).epsilon(1e-6));
+      CHECK(qf.scale(n) == Approx(gamma / 127.0 / r).epsilon(1e-6));
       int sum0 = 0;
       for (index j = 0; j < k; ++j) {
         const float e = std::nearbyint(127.0f * x(n, j) / gamma);
@@ -224,8 +224,8 @@ TEST_CASE("quantize_activations with a learned gain: codes of g x, 1/rms(x) in t
           gamma = std::max(gamma, std::abs(g[std::size_t(j)] * x(n, j)));
           ss += double(x(n, j)) * x(n, j);
         }
-        CHECK(qg.scale[n] == gamma / 127.0f);
-        CHECK(q.scale[n] == static_cast<float>(double(gamma / 127.0f) / std::sqrt(ss / double(k) + 1e-6)));
+        CHECK(qg.scale(n) == gamma / 127.0f);
+        CHECK(q.scale(n) == static_cast<float>(double(gamma / 127.0f) / std::sqrt(ss / double(k) + 1e-6)));
         for (index j = 0; j < k; ++j) {
           const float u = g[std::size_t(j)] * x(n, j);
           const float e = std::min(std::max(std::nearbyint((127.0f * u) / gamma), -128.0f), 127.0f);
@@ -241,13 +241,13 @@ TEST_CASE("quantize_activations with a learned gain: codes of g x, 1/rms(x) in t
   const k_layout l = k_layout::make(50, 0);
   quantized_activations reuse;
   quantize_activations_into(reuse, x.data(), 2, l);
-  const std::int8_t* storage = reuse.codes.data();
+  const std::int8_t* storage = reuse.data();
   x *= 3.0f;
   quantize_activations_into(reuse, x.data(), 2, l);
-  CHECK(reuse.codes.data() == storage);
+  CHECK(reuse.data() == storage);
   const auto fresh = quantize_activations(x, l);
   for (index n = 0; n < 2; ++n) {
-    CHECK(reuse.scale[n] == fresh.scale[n]);
+    CHECK(reuse.scale(n) == fresh.scale(n));
     for (index j = 0; j < 50; ++j) CHECK(reuse.code(n, j) == fresh.code(n, j));
   }
 }
@@ -284,12 +284,19 @@ TEST_CASE("packed formats over borrowed bytes give the same product as the ownin
   check(p1, [&](std::shared_ptr<const std::uint8_t> b) {
     return packed_ternary_base3::from_bytes(std::move(b), m, k, group, s);
   });
-  // A 2-bit field holding 3 (w = 2) is caught.
+  // A 2-bit field holding 3 (w = 2) is refused when the bytes are borrowed (valid by
+  // construction), with the row and byte named; the sized overload also refuses a short buffer.
   auto bad = std::shared_ptr<std::uint8_t>(static_cast<std::uint8_t*>(::operator new(p2.bytes(), std::align_val_t{64})),
                                            [](std::uint8_t* p) { ::operator delete(p, std::align_val_t{64}); });
   std::memcpy(bad.get(), p2.data(), p2.bytes());
-  bad.get()[p2.bytes() / 2] |= 0x30;
-  CHECK_FALSE(packed_ternary::from_bytes(bad, m, k, group, s).valid_codes());
+  CHECK(packed_ternary::from_bytes(bad, p2.bytes(), m, k, group, s).valid_codes());
+  CHECK_THROWS_AS(packed_ternary::from_bytes(bad, p2.bytes() - 1, m, k, group, s), std::invalid_argument);
+  CHECK_THROWS_AS(packed_ternary_base3::from_bytes(bad, p1.bytes() - 1, m, k, group, s), std::invalid_argument);
+  const std::size_t at = p2.bytes() / 2 + 3;
+  bad.get()[at] |= 0x30;
+  CHECK_THROWS_WITH(packed_ternary::from_bytes(bad, m, k, group, s),
+                    Catch::Contains("byte " + std::to_string(at % std::size_t(p2.row_bytes())) + " of row " +
+                                    std::to_string(at / std::size_t(p2.row_bytes()))));
 }
 
 TEST_CASE("kernel operands agree with the training quantizers (absmax_int8, absmean_ternary)", "[kernels][act]") {
@@ -304,7 +311,7 @@ TEST_CASE("kernel operands agree with the training quantizers (absmax_int8, absm
   const quantized<float> xq = absmax_int8<>::quantize(x);
   const auto xa = quantize_activations(x, w.layout());
   for (index n = 0; n < x.rows(); ++n) {
-    CHECK(xa.scale[n] == xq.scales(n, 0));
+    CHECK(xa.scale(n) == xq.scales(n, 0));
     for (index j = 0; j < k; ++j) REQUIRE(xa.code(n, j) == xq.codes(n, j));
   }
   // y matches the dequantized float product x~ W~^T (computed by Eigen in double).
@@ -350,7 +357,7 @@ TEST_CASE("reference accumulators equal a plain int64 product", "[kernels][ref]"
       for (index i = 0; i < m; ++i) {
         double e = 0.0;
         for (index g = 0; g < groups; ++g) e += double(a(t, i, g)) * w.scale(i, g);
-        CHECK(y(t, i) == Approx(e * x.scale[t]).epsilon(1e-5));
+        CHECK(y(t, i) == Approx(e * x.scale(t)).epsilon(1e-5));
       }
   }
 }
@@ -530,13 +537,13 @@ namespace {
 /// The AMX kernel's algorithm (amx_kernel.hpp) on the emulated tile unit.
 template <class Exec>
 accumulators amx_emulated_acc(const packed_ternary& w, const quantized_activations& x, Exec&& ex) {
-  accumulators acc(x.tokens, w.rows(), w.layout().groups);
+  accumulators acc(x.tokens(), w.rows(), w.layout().groups);
   detail::run_amx_on<detail::amx_emulated_tiles>(w, x, nullptr, &acc, ex);
   return acc;
 }
 template <class Exec>
 matrix<float> amx_emulated_y(const packed_ternary& w, const quantized_activations& x, Exec&& ex) {
-  matrix<float> y(x.tokens, w.rows());
+  matrix<float> y(x.tokens(), w.rows());
   detail::run_amx_on<detail::amx_emulated_tiles>(w, x, y.data(), nullptr, ex);
   return y;
 }
@@ -551,7 +558,7 @@ bool same_epilogue(const matrix<float>& y, const matrix<float>& yref, const accu
     for (index i = 0; i < a.rows; ++i) {
       double mag = 0.0;
       for (index g = 0; g < a.groups; ++g) mag += std::abs(double(a(n, i, g)) * w.scale(i, g));
-      const double bound = double(2 * a.groups + 2) * std::numeric_limits<float>::epsilon() * mag * x.scale[n];
+      const double bound = double(2 * a.groups + 2) * std::numeric_limits<float>::epsilon() * mag * x.scale(n);
       if (!(std::abs(double(y(n, i)) - double(yref(n, i))) <= bound)) {
         UNSCOPED_INFO("y(" << n << ", " << i << ") = " << y(n, i) << ", reference " << yref(n, i) << ", bound " << bound);
         return false;

@@ -380,6 +380,15 @@ void check_paths(const W& w, const quantized<float>& tokens, index m, index k, i
       for (index i = 0; i < y.size(); ++i)
         REQUIRE(y.data()[i] == Approx(yref.data()[i]).epsilon(1e-5).margin(1e-3));
     }, warn);
+#if TERN_KERNELS_X86
+    // Every CPU tuning of the tuned paths, whichever this CPU would pick (so the Sapphire Rapids
+    // defaults are checked on a Zen 4 machine and the other way round).
+    if (cpu_supports(path::avx512vnni)) {
+      INFO("format " << W::format << " avx512vnni tunings, M=" << s.m << " K=" << s.k << " N=" << s.n << " group=" << s.g);
+      CHECK(same_acc(gemm_acc(w, x, tuned<avx512vnni, tuning_default>{}), ref));
+      CHECK(same_acc(gemm_acc(w, x, tuned<avx512vnni, tuning_zen4>{}, pool), ref));
+    }
+#endif
   }
 }
 
@@ -638,6 +647,145 @@ TEST_CASE("AMX kernel on the emulated tile unit: extremes at K = 65536", "[kerne
   CHECK(amx_emulated_y(w, x, sequential_executor{}) == gemm_ref(w, x));  // one group, scale 1: exact
 }
 #endif  // TERN_KERNELS_X86
+
+namespace {
+/// Runs f(w) on every product entry point (each path, tag and run-time; the reference).
+template <class W, class F>
+void for_each_entry(const W& w, const quantized_activations& x, F&& check) {
+  check([&] { (void)gemm(w, x); });
+  check([&] { (void)gemm_acc(w, x); });
+  check([&] { (void)gemm_ref(w, x); });
+  check([&] { (void)gemm_acc_ref(w, x); });
+  for_each_path([&](path p) {
+    check([&] { (void)gemm(w, x, p); });
+    check([&] { (void)gemm_acc(w, x, p); });
+  }, false);
+}
+}  // namespace
+
+// quantized_activations keeps its invariants by construction: nothing outside the quantization
+// functions can write its fields (they were public and could disagree with the storage).
+template <class Q>
+concept writable_fields = requires(Q& q) { q.tokens = 5; } || requires(Q& q) { q.scale[0] = 1.0f; } ||
+                          requires(Q& q) { q.layout.k = 1; } || requires(Q& q) { q.sums.clear(); };
+static_assert(!writable_fields<quantized_activations>);
+
+TEST_CASE("empty weights (default-constructed, moved from) are refused at every entry point", "[kernels][inputs]") {
+  std::mt19937 rng(41);
+  const matrix<float> xf = matrix<float>::Random(2, 300);
+  const auto check = [&](auto make) {
+    auto full = make();
+    const auto x = quantize_activations(xf, full.layout());
+    decltype(full) none;
+    CHECK(none.empty());
+    for_each_entry(none, x, [](auto call) { CHECK_THROWS_WITH(call(), Catch::Contains("weights are empty")); });
+    const auto moved_to = std::move(full);
+    CHECK(full.empty());  // NOLINT: the moved-from state is specified (empty)
+    for_each_entry(full, x, [](auto call) { CHECK_THROWS_AS(call(), std::invalid_argument); });
+    CHECK(same_acc(gemm_acc(moved_to, x), gemm_acc_ref(moved_to, x)));
+    matrix<float> y(1, moved_to.rows());  // wrong token count for the preallocated output
+    CHECK_THROWS_AS(gemm(moved_to, x, y), shape_error);
+  };
+  const auto codes = random_ternary(7, 300, rng);
+  check([&] { return packed_ternary(codes, matrix<float>::Ones(1, 1), 0); });
+  check([&] { return packed_ternary_base3(codes, matrix<float>::Ones(1, 1), 0); });
+}
+
+TEST_CASE("inconsistent activations and layouts are refused, not read past their storage", "[kernels][inputs]") {
+  std::mt19937 rng(42);
+  const packed_ternary w(random_ternary(5, 300, rng), matrix<float>::Ones(1, 5), 64);
+  const matrix<float> xf = matrix<float>::Random(3, 300);
+  // Default-constructed activations: no tokens, the default layout, which no weights have.
+  for_each_entry(w, quantized_activations{}, [](auto call) { CHECK_THROWS_AS(call(), shape_error); });
+  // Activations of another layout (same K, another group; same K and group, another block).
+  for_each_entry(w, quantize_activations(xf, k_layout::make(300, 0)), [](auto call) { CHECK_THROWS_AS(call(), shape_error); });
+  for_each_entry(w, quantize_activations(xf, k_layout::make(300, 64, 320)),
+                 [](auto call) { CHECK_THROWS_AS(call(), shape_error); });
+  // A hand-built layout whose fields disagree (more groups than K has) is refused wherever a
+  // layout is taken, before any storage is sized from it.
+  k_layout bad = k_layout::make(300, 64);
+  CHECK(bad.valid());
+  bad.groups = 50;
+  CHECK_FALSE(bad.valid());
+  CHECK_THROWS_AS(quantized_activations(bad, 2), std::invalid_argument);
+  CHECK_THROWS_AS(quantize_activations(xf, bad), std::invalid_argument);
+  quantized_activations q;
+  CHECK_THROWS_AS(quantize_activations_into(q, xf.data(), 3, bad), std::invalid_argument);
+  CHECK_THROWS_AS(make_activations(int8_tokens(random_int8(2, 300, rng), rng), bad), std::invalid_argument);
+  CHECK_FALSE(k_layout{}.valid());
+  CHECK_THROWS_AS(quantized_activations(k_layout{}, 1), std::invalid_argument);
+  // Token counts: negative, overflowing the storage size, a null input.
+  CHECK_THROWS_AS(quantized_activations(w.layout(), -1), std::invalid_argument);
+  CHECK_THROWS_AS(quantized_activations(w.layout(), std::numeric_limits<index>::max() / 4), std::length_error);
+  CHECK_THROWS_AS(quantize_activations_into(q, nullptr, 2, w.layout()), std::invalid_argument);
+  CHECK_THROWS_AS(quantize_activations(matrix<float>::Random(3, 299), w.layout()), shape_error);
+  // Accumulators of the wrong shape are refused by the epilogue.
+  const auto x = quantize_activations(xf, w.layout());
+  accumulators a = gemm_acc_ref(w, x);
+  CHECK(apply_scales(a, w, x) == gemm_ref(w, x));
+  a.v.pop_back();
+  CHECK_THROWS_AS(apply_scales(a, w, x), shape_error);
+  CHECK_THROWS_AS(apply_scales(accumulators(3, 4, 5), w, x), shape_error);
+  CHECK_THROWS_AS(accumulators(-1, 2, 3), std::invalid_argument);
+  CHECK_THROWS_AS(accumulators(std::numeric_limits<index>::max() / 2, 4, 1), std::length_error);
+  // Packed formats: blocks that are not whole cache lines, non-finite scales.
+  CHECK_THROWS_AS(k_layout::make(300, 0, 100), std::invalid_argument);
+  CHECK_THROWS_AS(k_layout::make(0, 0), std::invalid_argument);
+  matrix<float> nan_scale = matrix<float>::Ones(5, 5);
+  nan_scale(3, 2) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(packed_ternary(random_ternary(5, 300, rng), nan_scale, 64), Catch::Contains("scales(3, 2)"));
+  nan_scale(3, 2) = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_AS(packed_ternary_base3(random_ternary(5, 300, rng), nan_scale, 64), std::invalid_argument);
+}
+
+TEST_CASE("K past the int32 accumulator bound is refused; at the bound every path is exact", "[kernels][inputs]") {
+  // reference.hpp: the kernels' partial sums of c = w + 1 times x span [-256 P, 254 P] for a
+  // group padded to P columns, exact in int32 while P <= 2^23.
+  constexpr index bound = k_layout::max_padded_group;
+  static_assert(bound == index(1) << 23);
+  CHECK_NOTHROW(k_layout::make(bound, 0));
+  CHECK_THROWS_WITH(k_layout::make(bound + 1, 0), Catch::Contains("K = 8388609") && Catch::Contains("8388608"));
+  CHECK_NOTHROW(k_layout::make(8388480, 0, packed_ternary_base3::block_weights));  // 26214 blocks of 320
+  CHECK_THROWS_AS(k_layout::make(8388481, 0, packed_ternary_base3::block_weights), shape_error);
+  CHECK_NOTHROW(k_layout::make(index(1) << 40, 4096));  // many groups, each within the bound
+  CHECK_THROWS_AS(k_layout::make(std::numeric_limits<index>::max(), 64), shape_error);  // padded length overflows
+  // Refused before any byte is read: a borrowed buffer of one block cannot be reached.
+  auto one_block = std::shared_ptr<std::uint8_t>(static_cast<std::uint8_t*>(::operator new(64, std::align_val_t{64})),
+                                                 [](std::uint8_t* p) { ::operator delete(p, std::align_val_t{64}); });
+  CHECK_THROWS_AS(packed_ternary::from_bytes(one_block, 1, bound + 1, 0, matrix<float>::Ones(1, 1)), shape_error);
+  CHECK_THROWS_AS(packed_ternary::from_bytes(one_block, 64, 1, bound, 0, matrix<float>::Ones(1, 1)), std::invalid_argument);
+  CHECK_THROWS_AS(packed_ternary_base3::from_bytes(one_block, 1, 8388481, 0, matrix<float>::Ones(1, 1)), shape_error);
+
+  // At the bound: rows of all +1 and all -1 against tokens of all -128 and all +127, so the
+  // kernels' partial sums reach -256 P = -2^31 (tq2) exactly.
+  std::mt19937 rng(43);
+  const auto check = [&](auto tag, index k) {
+    using W = decltype(tag);
+    matrix<std::int8_t> wc(2, k);
+    wc.row(0).setConstant(1);
+    wc.row(1).setConstant(-1);
+    const W w(wc, matrix<float>::Ones(1, 1), 0);
+    matrix<std::int8_t> xc(2, k);
+    xc.row(0).setConstant(-128);
+    xc.row(1).setConstant(127);
+    const auto x = make_activations(int8_tokens(xc, rng), w.layout());
+    const auto x0 = make_activations(int8_tokens(matrix<std::int8_t>(xc.row(0)), rng), w.layout());
+    for_each_path([&](path p) {
+      if (p == path::reference) return;  // the reference loops over int32 products too; slow here
+      INFO(W::format << " path " << path_name(p) << " K = " << k);
+      const accumulators a = gemm_acc(w, x, p);  // GEMM tiles
+      CHECK(a(0, 0, 0) == -128 * k);
+      CHECK(a(0, 1, 0) == 128 * k);
+      CHECK(a(1, 0, 0) == 127 * k);
+      CHECK(a(1, 1, 0) == -127 * k);
+      const accumulators b = gemm_acc(w, x0, p);  // GEMV tiles
+      CHECK(b(0, 0, 0) == -128 * k);
+      CHECK(b(0, 1, 0) == 128 * k);
+    }, false);
+  };
+  check(packed_ternary{}, bound);
+  check(packed_ternary_base3{}, index(8388480));
+}
 
 /// A user-supplied executor: runs the tasks in reverse order on std::threads of its own.
 struct reverse_thread_executor {

@@ -253,6 +253,12 @@ struct zen4_far_only : tk::tuning_zen4 {
   static constexpr tern::index prefetch_near_blocks = 0;
 };
 
+struct zen4_tile_3x8 : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-3x8";
+  template <class Arch, class W>
+  using shape = tk::tile_shape_of<Arch, W>;
+};
+
 template <class... T>
 void register_variants(int t) {
   if (!tk::cpu_supports(tk::path::avx512vnni)) return;
@@ -268,7 +274,8 @@ void register_all(bool variants) {
       if (p == tk::path::reference || !tk::cpu_supports(p)) continue;
       register_tern(std::string(tk::path_name(p)), p, t, /*gemv=*/p != tk::path::amx);  // AMX: GEMM only
     }
-    if (variants) register_variants<tk::tuning_default, tk::tuning_zen4, zen4_pass2, zen4_nopin, zen4_near_only, zen4_far_only>(t);
+    if (variants) register_variants<tk::tuning_default, tk::tuning_zen4, zen4_pass2, zen4_nopin, zen4_near_only, zen4_far_only,
+                                         zen4_tile_3x8>(t);
     benchmark::RegisterBenchmark(("read/u8/stream/" + shape(1) + th).c_str(),
                                  [t](benchmark::State& s) { bench_read(s, false, t); })->UseRealTime();
     benchmark::RegisterBenchmark(("read_dram/u8/stream/" + shape(1) + th).c_str(),

@@ -77,11 +77,23 @@ struct tuning_default {
   using shape = tile_shape_of<Arch, W>;
 };
 
+/// Tile shapes of the Zen 4 tuning: tile_shape_of, but the VNNI tq2 GEMM tile is 4 x 6 (its six
+/// tokens' activations fit Zen 4's 32 KiB L1 where the eight of 3 x 8 fill it).
+template <class Arch, class W>
+struct zen4_tile_shape : tile_shape_of<Arch, W> {};
+template <>
+struct zen4_tile_shape<avx512vnni, packed_ternary> : tile_shape<avx512vnni, packed_ternary> {
+  static constexpr int gemm_rows = 4, gemm_cols = 6;
+};
+
+
 /// AMD Zen 4 (EPYC, AVX-512 on 256-bit units): measured on the project's 2-core EPYC VM.
 struct tuning_zen4 : tuning_default {
   static constexpr std::string_view name = "zen4";
   static constexpr int vnni_gemv_pass_rows = 4;
   static constexpr bool pin_weight_loads = true;
+  template <class Arch, class W>
+  using shape = zen4_tile_shape<decltype(detail::shape_tag(Arch{})), W>;
 };
 
 /// Which tuning this CPU gets: tuning_zen4 on AMD CPUs with AVX-512 (family 19h, Zen 4), else

@@ -6,7 +6,10 @@
 // slice reused for the C tokens, vpdpbusd straight into int32.
 // Named-accumulator tiles (tile_shape<avx512vnni, W>, tied by static_assert below): GCC 12 keeps
 // an array of 24 vectors in memory (a load and a store per accumulator and block), which cost
-// 25-50 % of the GEMM rate, so the GEMM tiles spell their accumulators out.
+// 25-50 % of the GEMM rate, so the GEMM tiles spell their accumulators out. They are compiled
+// out of line (noinline): inlined into the driver's tile loop, GCC 12 ran out of registers for
+// the GEMV's four activation vectors and reloaded them for every row (a third of the hot GEMV
+// rate on Zen 4: library call 192 -> 305 GFLOP/s mean once out of line).
 //  - tq2 GEMV (C = 1), "mask-only unpack": slice s is taken as w & (3 << 2s) = 4^s u, with no
 //    shift, into its own accumulator a_s, and sum = a_0 + (a_1 >> 2) + (a_2 >> 4) + (a_3 >> 6).
 //    Every term of a_s is a multiple of 4^s, so the arithmetic shifts are exact. A lane of a_3
@@ -59,6 +62,16 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dpbu
   dpbusd(c, u2, x);
 }
 
+/// Four rows against one token.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dpbusd4(__m512i& a, __m512i& b, __m512i& c,
+                                                                                     __m512i& d, __m512i u0, __m512i u1,
+                                                                                     __m512i u2, __m512i u3, __m512i x) {
+  dpbusd(a, u0, x);
+  dpbusd(b, u1, x);
+  dpbusd(c, u2, x);
+  dpbusd(d, u3, x);
+}
+
 /// Two rows against one token: a += u0 . x, b += u1 . x.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dpbusd2(__m512i& a, __m512i& b, __m512i u0,
                                                                                      __m512i u1, __m512i x) {
@@ -76,7 +89,11 @@ static_assert(tile_shape<avx512vnni, packed_ternary>::gemm_rows == 3 &&
 static_assert(tile_shape<avx512vnni, packed_ternary_base3>::gemm_rows == 2 &&
                   tile_shape<avx512vnni, packed_ternary_base3>::gemm_cols == 8,
               "the tq1 GEMM tile of tile_shape<avx512vnni> is the named 2 x 8 tile below");
-static_assert(tile_shape<avx512vnni, packed_ternary_base3>::gemv_rows <= 4,
+static_assert(tuning_zen4::shape<avx512vnni, packed_ternary>::gemm_rows == 4 &&
+                  tuning_zen4::shape<avx512vnni, packed_ternary>::gemm_cols == 6,
+              "the tq2 GEMM tile of the Zen 4 tuning is the named 4 x 6 tile below");
+static_assert(tile_shape<avx512vnni, packed_ternary_base3>::gemv_rows <= 4 &&
+                  tuning_zen4::shape<avx512vnni, packed_ternary_base3>::gemv_rows <= 4,
               "the tq1 product-decode GEMV takes at most 4 rows");
 
 /// The generic VNNI tile loop (shapes without a named tile).
@@ -134,7 +151,7 @@ template <bool Pin>
 
 /// tq2 GEMV rows, mask-only unpack (file comment): P = T::vnni_gemv_pass_rows rows at a time.
 template <int R, class T>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void tq2_gemv(const std::uint8_t* const* w,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline void tq2_gemv(const std::uint8_t* const* w,
                                                                                       const std::int8_t* x,
                                                                                       index nblocks, std::int32_t* out) {
   constexpr int P = T::vnni_gemv_pass_rows;
@@ -183,7 +200,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void tq2_
 }
 
 /// tq2 GEMM, the named 3 x 8 tile (file comment).
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void tq2_tile_3x8(const std::uint8_t* const* w,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline void tq2_tile_3x8(const std::uint8_t* const* w,
                                                                                           const std::int8_t* const* x,
                                                                                           index nblocks,
                                                                                           std::int32_t* out) {
@@ -219,6 +236,43 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void tq2_
   std::copy(last, last + 8, out + 16);
 }
 
+/// tq2 GEMM, the named 4 x 6 tile (the Zen 4 tuning): 24 accumulators as in 3 x 8, but the six
+/// tokens' activations (24 KiB at K = 4096) fit Zen 4's 32 KiB L1 next to the weights, where
+/// eight tokens' fill it, and each activation load feeds 4 vpdpbusd instead of 3.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline void tq2_tile_4x6(const std::uint8_t* const* w,
+                                                                                          const std::int8_t* const* x,
+                                                                                          index nblocks,
+                                                                                          std::int32_t* out) {
+  constexpr index bw = packed_ternary::block_weights;
+  const __m512i m3 = _mm512_set1_epi8(3);
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+  __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+  __m512i c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0;
+  __m512i d0 = a0, d1 = a0, d2 = a0, d3 = a0, d4 = a0, d5 = a0;
+  for (index b = 0; b < nblocks; ++b) {
+    for (int s = 0; s < packed_ternary::slices; ++s) {
+      const __m512i u0 = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(w[0] + b * bb), 2 * s), m3);
+      const __m512i u1 = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(w[1] + b * bb), 2 * s), m3);
+      const __m512i u2 = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(w[2] + b * bb), 2 * s), m3);
+      const __m512i u3 = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(w[3] + b * bb), 2 * s), m3);
+      const index off = b * bw + bb * s;
+      dpbusd4(a0, b0, c0, d0, u0, u1, u2, u3, _mm512_loadu_si512(x[0] + off));
+      dpbusd4(a1, b1, c1, d1, u0, u1, u2, u3, _mm512_loadu_si512(x[1] + off));
+      dpbusd4(a2, b2, c2, d2, u0, u1, u2, u3, _mm512_loadu_si512(x[2] + off));
+      dpbusd4(a3, b3, c3, d3, u0, u1, u2, u3, _mm512_loadu_si512(x[3] + off));
+      dpbusd4(a4, b4, c4, d4, u0, u1, u2, u3, _mm512_loadu_si512(x[4] + off));
+      dpbusd4(a5, b5, c5, d5, u0, u1, u2, u3, _mm512_loadu_si512(x[5] + off));
+    }
+  }
+  const __m512i z = _mm512_setzero_si512();
+  const __m512i rows01[16] = {a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5, c0, c1, c2, c3};
+  const __m512i rest[16] = {c4, c5, d0, d1, d2, d3, d4, d5, z, z, z, z, z, z, z, z};
+  std::int32_t last[16];
+  hsum16(rows01, out);
+  hsum16(rest, last);
+  std::copy(last, last + 8, out + 16);
+}
+
 /// S = (3 a - s) >> 8 per lane: 3 a - s = 256 S holds modulo 2^32, exactly while |256 S| < 2^31
 /// (the caller folds often enough, file comment), so the arithmetic shift is exact.
 __attribute__((target("avx512f"))) inline __m512i b3_fold(__m512i a, __m512i s) {
@@ -251,7 +305,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void tq1_
       prefetch_weights<T>(w3, b);
       __m512i m0 = _mm512_loadu_si512(w0 + b * bb), m1 = _mm512_loadu_si512(w1 + b * bb);
       __m512i m2 = _mm512_loadu_si512(w2 + b * bb), m3 = _mm512_loadu_si512(w3 + b * bb);
-      for (int t = 0; t < 5; ++t) {
+      for (int t = 0; t < packed_ternary_base3::trits; ++t) {
         const __m512i xv = _mm512_loadu_si512(x + b * bw + bb * t);
         dpbusd(a0, m0, xv);
         dpbusd(a1, m1, xv);
@@ -314,6 +368,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void dot_
     avx512vnni_isa::tq2_gemv<R, T>(w, x[0], nblocks, out);
   else if constexpr (R == 3 && C == 8)
     avx512vnni_isa::tq2_tile_3x8(w, x, nblocks, out);
+  else if constexpr (R == 4 && C == 6)
+    avx512vnni_isa::tq2_tile_4x6(w, x, nblocks, out);
   else
     avx512vnni_isa::loop<R, C, T, packed_ternary>(w, x, nblocks, out);
 }

@@ -6,10 +6,11 @@
 // slice reused for the C tokens, vpdpbusd straight into int32.
 // Named-accumulator tiles (tile_shape<avx512vnni, W>, tied by static_assert below): GCC 12 keeps
 // an array of 24 vectors in memory (a load and a store per accumulator and block), which cost
-// 25-50 % of the GEMM rate, so the GEMM tiles spell their accumulators out. They are compiled
-// out of line (noinline): inlined into the driver's tile loop, GCC 12 ran out of registers for
-// the GEMV's four activation vectors and reloaded them for every row (a third of the hot GEMV
-// rate on Zen 4: library call 192 -> 305 GFLOP/s mean once out of line).
+// 25-50 % of the GEMM rate, so the GEMM tiles spell their accumulators out. The tq2 GEMV is
+// compiled out of line (noinline): inlined into the driver's tile loop, GCC 12 ran out of
+// registers for its four activation vectors and reloaded them for every row (a third of the
+// hot GEMV rate on Zen 4: library call 192 -> ~320 GFLOP/s mean once out of line). The GEMM
+// tiles and the tq1 GEMV measured 3-5 % (GEMM, within noise) and ~15 % (tq1) faster inlined.
 //  - tq2 GEMV (C = 1), "mask-only unpack": slice s is taken as w & (3 << 2s) = 4^s u, with no
 //    shift, into its own accumulator a_s, and sum = a_0 + (a_1 >> 2) + (a_2 >> 4) + (a_3 >> 6).
 //    Every term of a_s is a multiple of 4^s, so the arithmetic shifts are exact. A lane of a_3
@@ -200,7 +201,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline
 }
 
 /// tq2 GEMM, the named 3 x 8 tile (file comment).
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline void tq2_tile_3x8(const std::uint8_t* const* w,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void tq2_tile_3x8(const std::uint8_t* const* w,
                                                                                           const std::int8_t* const* x,
                                                                                           index nblocks,
                                                                                           std::int32_t* out) {
@@ -239,7 +240,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline
 /// tq2 GEMM, the named 4 x 6 tile (the Zen 4 tuning): 24 accumulators as in 3 x 8, but the six
 /// tokens' activations (24 KiB at K = 4096) fit Zen 4's 32 KiB L1 next to the weights, where
 /// eight tokens' fill it, and each activation load feeds 4 vpdpbusd instead of 3.
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline void tq2_tile_4x6(const std::uint8_t* const* w,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) inline void tq2_tile_4x6(const std::uint8_t* const* w,
                                                                                           const std::int8_t* const* x,
                                                                                           index nblocks,
                                                                                           std::int32_t* out) {

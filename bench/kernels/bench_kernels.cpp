@@ -208,6 +208,36 @@ void bench_read(benchmark::State& st, bool dram, int threads) {
   set_counters(st, M, K, 1.0, double(hot.bytes()), best);
 }
 
+#if TERN_KERNELS_X86
+/// 16 independent vpdpbusd chains on zmm registers, n times: the int8 multiply-add peak.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void vpdpbusd_loop(long n) {
+  for (long i = 0; i < n; ++i)
+    asm volatile(
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm0\n vpdpbusd %%zmm17, %%zmm16, %%zmm1\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm2\n vpdpbusd %%zmm17, %%zmm16, %%zmm3\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm4\n vpdpbusd %%zmm17, %%zmm16, %%zmm5\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm6\n vpdpbusd %%zmm17, %%zmm16, %%zmm7\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm8\n vpdpbusd %%zmm17, %%zmm16, %%zmm9\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm10\n vpdpbusd %%zmm17, %%zmm16, %%zmm11\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm12\n vpdpbusd %%zmm17, %%zmm16, %%zmm13\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm14\n vpdpbusd %%zmm17, %%zmm16, %%zmm15\n" ::
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+              "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17");
+}
+
+/// The machine's vpdpbusd peak in the same run (zmm, 16 independent accumulators per thread):
+/// gflops counts 2 x 64 int8 multiply-adds per instruction, the GEMV / GEMM compute roof.
+void bench_peak(benchmark::State& st, int threads) {
+  constexpr long reps = 1 << 16;
+  best_time best;
+  for (auto _ : st)
+    best.time_call([&] { pool(threads).parallel_for(threads, [&](Index) { vpdpbusd_loop(reps); }); });
+  const double ops = 2.0 * 64 * 16 * double(reps) * threads;
+  st.counters["gflops"] = benchmark::Counter(ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["gflops_best"] = ops * 1e-9 / best.seconds;
+}
+#endif
+
 std::string shape(Index n) {
   return n == 1 ? std::to_string(M) + "x" + std::to_string(K)
                 : std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(n);
@@ -276,6 +306,11 @@ void register_all(bool variants) {
     }
     if (variants) register_variants<tk::tuning_default, tk::tuning_zen4, zen4_pass2, zen4_nopin, zen4_near_only, zen4_far_only,
                                          zen4_tile_3x8>(t);
+#if TERN_KERNELS_X86
+    if (tk::cpu_supports(tk::path::avx512vnni))
+      benchmark::RegisterBenchmark(("peak/i8/vpdpbusd/zmm" + th).c_str(), [t](benchmark::State& s) { bench_peak(s, t); })
+          ->UseRealTime();
+#endif
     benchmark::RegisterBenchmark(("read/u8/stream/" + shape(1) + th).c_str(),
                                  [t](benchmark::State& s) { bench_read(s, false, t); })->UseRealTime();
     benchmark::RegisterBenchmark(("read_dram/u8/stream/" + shape(1) + th).c_str(),

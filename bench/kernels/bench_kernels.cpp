@@ -283,6 +283,10 @@ struct zen4_far_only : tk::tuning_zen4 {
   static constexpr tern::index prefetch_near_blocks = 0;
 };
 
+struct zen4_per_row : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-perrow";
+  static constexpr bool prefetch_linear = false;
+};
 struct zen4_tile_3x8 : tk::tuning_zen4 {
   static constexpr std::string_view name = "zen4-3x8";
   template <class Arch, class W>
@@ -305,7 +309,7 @@ void register_all(bool variants) {
       register_tern(std::string(tk::path_name(p)), p, t, /*gemv=*/p != tk::path::amx);  // AMX: GEMM only
     }
     if (variants) register_variants<tk::tuning_default, tk::tuning_zen4, zen4_pass2, zen4_nopin, zen4_near_only, zen4_far_only,
-                                         zen4_tile_3x8>(t);
+                                         zen4_tile_3x8, zen4_per_row>(t);
 #if TERN_KERNELS_X86
     if (tk::cpu_supports(tk::path::avx512vnni))
       benchmark::RegisterBenchmark(("peak/i8/vpdpbusd/zmm" + th).c_str(), [t](benchmark::State& s) { bench_peak(s, t); })

@@ -14,6 +14,8 @@
 //                            2 x 4 accumulators of the mask-only unpack)
 //   T::pin_weight_loads      load each weight vector once into a register (an empty asm) instead
 //                            of letting the compiler fold the load into every AND that uses it
+//   T::prefetch_linear       the avx512vnni tq2 GEMV prefetches its pass's rows in memory order
+//                            (P lines per block from the first row on) instead of per row
 //   T::shape<Arch, W>        the tile shape (below) of path Arch and format W
 #include <cstdint>
 #include <string_view>
@@ -73,6 +75,7 @@ struct tuning_default {
   static constexpr index l2_weight_bytes = 512 * 1024;
   static constexpr int vnni_gemv_pass_rows = 2;
   static constexpr bool pin_weight_loads = false;
+  static constexpr bool prefetch_linear = false;
   template <class Arch, class W>
   using shape = tile_shape_of<Arch, W>;
 };
@@ -92,6 +95,7 @@ struct tuning_zen4 : tuning_default {
   static constexpr std::string_view name = "zen4";
   static constexpr int vnni_gemv_pass_rows = 4;
   static constexpr bool pin_weight_loads = true;
+  static constexpr bool prefetch_linear = true;
   template <class Arch, class W>
   using shape = zen4_tile_shape<decltype(detail::shape_tag(Arch{})), W>;
 };

@@ -172,11 +172,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), noinline)) inline
       const __m512i z = _mm512_setzero_si512();
       mask_acc a0{z, z, z, z}, a1 = a0, a2 = a0, a3 = a0;
       for (index b = b0; b < b1; ++b) {
-        prefetch_weights<T>(w0, b);
-        prefetch_weights<T>(w1, b);
-        if constexpr (P == 4) {
-          prefetch_weights<T>(w2, b);
-          prefetch_weights<T>(w3, b);
+        if constexpr (T::prefetch_linear) {
+          // The P rows are contiguous (row_bytes apart): prefetch their P lines per block in
+          // memory order, P * 64 bytes per block ahead of the pass's start.
+          for (int p = 0; p < P; ++p) prefetch_weights<T>(w0, b * P + p);
+        } else {
+          prefetch_weights<T>(w0, b);
+          prefetch_weights<T>(w1, b);
+          if constexpr (P == 4) {
+            prefetch_weights<T>(w2, b);
+            prefetch_weights<T>(w3, b);
+          }
         }
         const __m512i x0 = _mm512_loadu_si512(x + b * bw), x1 = _mm512_loadu_si512(x + b * bw + bb),
                       x2 = _mm512_loadu_si512(x + b * bw + 2 * bb), x3 = _mm512_loadu_si512(x + b * bw + 3 * bb);

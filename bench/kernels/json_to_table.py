@@ -23,7 +23,20 @@ def main(path):
 
     def v(key, t, c):
         b = rows.get(key, {}).get(t)
-        return b[c] if b else None
+        return b.get(c) if b else None
+
+    # Rows in a fixed order whatever the run's order (--benchmark_enable_random_interleaving):
+    # tern tq2 then tq1 by path, then the baselines; per path GEMV, GEMV from DRAM, GEMM by N.
+    paths = ["xsimd", "avx2", "avx512bw", "avx512vnni", "amx", "neon", "neon-dotprod"]
+    fmts = ["tq2", "tq1", "i8", "u8", "f32"]
+    ops = ["peak", "gemv", "gemv_dram", "read", "read_dram", "gemm"]
+
+    def order(key):
+        op, fmt, path, shape = key.split("/")
+        base, _, variant = path.partition(".")
+        n = int(shape.split("x")[2]) if shape.count("x") == 2 else 1
+        rank = lambda lst, x: lst.index(x) if x in lst else len(lst)
+        return (fmt in ("i8", "u8", "f32"), rank(fmts, fmt), rank(paths, base), variant, n, rank(ops, op))
 
     def r(a, b):
         return f"{a / b:.1f}" if a and b else "-"
@@ -44,7 +57,7 @@ def main(path):
           "| x Eigen f32 1T / 2T | x int8 naive 1T / 2T | % of read roof, mean 1T / 2T | % of vpdpbusd peak, mean 1T / 2T |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     peak = "peak/i8/vpdpbusd/zmm"
-    for k in rows:
+    for k in sorted(rows, key=order):
         op, fmt, _, shape = k.split("/")
         base = op.replace("_dram", "")
         e, i8 = f"{base}/f32/eigen/{shape}", f"{base}/i8/naive/{shape}"

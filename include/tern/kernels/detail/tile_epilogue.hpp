@@ -22,9 +22,10 @@ template <int R, int C, class W>
 class tile_epilogue {
  public:
   tile_epilogue(const W& w, const quantized_activations& x, index i0, index n0)
-      : m_(w.rows()), n_(x.tokens()), i0_(i0), n0_(n0), groups_(w.layout().groups) {
+      : m_(w.rows()), n_(x.tokens()), i0_(i0), n0_(n0) {
+    const index groups = w.layout().groups;
     for (int r = 0; r < R; ++r)
-      beta_[r] = w.scales().data() + (w.scales().rows() == 1 ? 0 : std::min(i0 + r, m_ - 1)) * groups_;
+      beta_[r] = w.scales().data() + (w.scales().rows() == 1 ? 0 : std::min(i0 + r, m_ - 1)) * groups;
     for (int c = 0; c < C; ++c) {
       const index n = std::min(n0 + c, n_ - 1);
       tok_[c] = n;
@@ -50,8 +51,8 @@ class tile_epilogue {
  private:
   static float add_group_value(float f, std::int32_t v, float beta) { return detail::add_group(f, v, beta); }
 
-  index m_, n_, i0_, n0_, groups_;
-  const float* beta_[R];
+  index m_, n_, i0_, n0_;
+  const float* beta_[R];  // scale row of row i0 + r (clamped): beta(i, g) = beta_[r][g]
   index tok_[C];  // token of column c (clamped)
   float scale_[C];
   const quantized_activations* x_;

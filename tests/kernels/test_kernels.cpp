@@ -664,7 +664,7 @@ void for_each_entry(const W& w, const quantized_activations& x, F&& check) {
 }  // namespace
 
 // quantized_activations keeps its invariants by construction: nothing outside the quantization
-// functions can write its fields (they were public and could disagree with the storage).
+// functions can write its fields (writable fields could disagree with the storage).
 template <class Q>
 concept writable_fields = requires(Q& q) { q.tokens = 5; } || requires(Q& q) { q.scale[0] = 1.0f; } ||
                           requires(Q& q) { q.layout.k = 1; } || requires(Q& q) { q.sums.clear(); };

@@ -57,7 +57,7 @@ inline namespace TERN_KERNELS_ABI {
 /// A tag the products accept: a path tag of the generic chain, or the reference.
 template <class Arch>
 concept KernelArch = ArchTag<Arch> && (std::is_base_of_v<generic, Arch> || std::is_same_v<Arch, reference>);
-/// The former name of KernelArch (source compatibility).
+/// KernelArch under its snake_case name, for callers written against it.
 template <class Arch>
 concept kernel_arch = KernelArch<Arch>;
 

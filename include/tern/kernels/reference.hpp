@@ -67,7 +67,7 @@ concept PackedWeights = requires(const W& w, index i) {
   { w.rows() } -> std::convertible_to<index>;
   { w.empty() } -> std::convertible_to<bool>;
 };
-/// The former name of PackedWeights (source compatibility).
+/// PackedWeights under its snake_case name, for callers written against it.
 template <class W>
 concept packed_weights = PackedWeights<W>;
 

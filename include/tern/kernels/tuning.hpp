@@ -10,8 +10,8 @@
 //   T::prefetch_near_blocks  GEMV software prefetch into L1 (T0), blocks ahead; 0: none
 //   T::l2_weight_bytes       packed weight bytes per row block (a block stays in L2 while every
 //                            token tile passes)
-//   T::vnni_gemv_pass_rows   rows the avx512vnni tq2 GEMV tile walks at once (2 or 4: 4 x 4 or
-//                            2 x 4 accumulators of the mask-only unpack)
+//   T::vnni_gemv_pass_rows   rows the avx512vnni tq2 GEMV tile walks at once (2 or 4: 2 x 4 or
+//                            4 x 4 accumulators of the mask-only unpack)
 //   T::pin_weight_loads      load each weight vector once into a register (an empty asm) instead
 //                            of letting the compiler fold the load into every AND that uses it
 //   T::prefetch_linear       the avx512vnni tq2 GEMV prefetches its pass's rows in memory order
@@ -66,8 +66,8 @@ avx512vnni shape_tag(avx512vnni);
 template <class Arch, class W>
 using tile_shape_of = tile_shape<decltype(detail::shape_tag(Arch{})), W>;
 
-/// The defaults: measured on the Sapphire Rapids VM the kernels were first tuned on (kept as
-/// they were; this machine cannot re-measure them). Used on every CPU without its own tuning.
+/// The defaults: measured on an Intel Sapphire Rapids VM (2 vCPUs; not re-measured on another
+/// Intel CPU). Used on every CPU without a tuning of its own.
 struct tuning_default {
   static constexpr std::string_view name = "default";
   static constexpr index prefetch_far_blocks = 1024;  // 64 KiB ahead
@@ -89,7 +89,6 @@ struct zen4_tile_shape<avx512vnni, packed_ternary> : tile_shape<avx512vnni, pack
   static constexpr int gemm_rows = 4, gemm_cols = 6;
 };
 
-
 /// AMD Zen 4 (EPYC, AVX-512 on 256-bit units): measured on the project's 2-core EPYC VM.
 struct tuning_zen4 : tuning_default {
   static constexpr std::string_view name = "zen4";
@@ -100,8 +99,8 @@ struct tuning_zen4 : tuning_default {
   using shape = zen4_tile_shape<decltype(detail::shape_tag(Arch{})), W>;
 };
 
-/// Which tuning this CPU gets: tuning_zen4 on AMD CPUs with AVX-512 (family 19h, Zen 4), else
-/// the defaults.
+/// Which tuning this CPU gets: tuning_zen4 on AMD CPUs with AVX-512 (Zen 4 and later; measured
+/// on Zen 4 only), else the defaults.
 inline bool cpu_is_zen4() {
 #if TERN_KERNELS_X86
   static const bool yes = __builtin_cpu_is("amd") && __builtin_cpu_supports("avx512f");

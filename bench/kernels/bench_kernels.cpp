@@ -5,7 +5,9 @@
 //           distinct weight matrices so every call streams from DRAM), gemm (N > 1)
 //   format  tq2 (tern 2-bit), tq1 (tern base-3, 1.6 bpw), f32 (Eigen baseline), i8 (straightforward int8 x int8 baseline),
 //           u8 (read: the bytes of the tq2 matrix only, the roofline baselines; op read or read_dram)
-//   path    xsimd, avx2, avx512bw, avx512vnni (only those this CPU runs), eigen, naive, stream
+//   path    every path of tern::kernels::all_paths this CPU runs but the reference (amx: GEMM
+//           only), eigen, naive, stream; with --tern_variants also <path>.<tuning> rows: the same
+//           kernels with a given CPU tuning (kernels/tuning.hpp), for A/B runs in one binary
 //   shape   MxK (GEMV) or MxKxN (GEMM)
 // Counters: gflops = 2 M N K / s (in 1e9), weight_gbps = weight bytes read / s (in 1e9), both
 // over the whole run; gflops_best / weight_gbps_best from the fastest single call.
@@ -17,10 +19,12 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tern/kernels/gemm.hpp"
@@ -99,8 +103,9 @@ void set_counters(benchmark::State& st, double m, double k, double n, double wei
 
 // ---- tern kernels ----
 
-template <class W>
-void bench_tern(benchmark::State& st, tk::path p, Index n, int threads) {
+/// A path value (run-time dispatch, as an application calls it) or a tag (the A/B variants).
+template <class W, class Path>
+void bench_tern(benchmark::State& st, Path p, Index n, int threads) {
   const W& w = weights<W>();
   const tk::quantized_activations x = tk::quantize_activations(act_f32(n), w.layout());
   matrix<float> y(n, M);
@@ -113,8 +118,8 @@ void bench_tern(benchmark::State& st, tk::path p, Index n, int threads) {
   set_counters(st, M, K, double(n), double(w.bytes()), best);
 }
 
-template <class W>
-void bench_tern_dram(benchmark::State& st, tk::path p, int threads) {
+template <class W, class Path>
+void bench_tern_dram(benchmark::State& st, Path p, int threads) {
   const auto& ws = dram_weights<W>();
   const tk::quantized_activations x = tk::quantize_activations(act_f32(1), ws[0].layout());
   matrix<float> y(1, M);
@@ -203,42 +208,113 @@ void bench_read(benchmark::State& st, bool dram, int threads) {
   set_counters(st, M, K, 1.0, double(hot.bytes()), best);
 }
 
+#if TERN_KERNELS_X86
+/// 16 independent vpdpbusd chains on zmm registers, n times: the int8 multiply-add peak.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void vpdpbusd_loop(long n) {
+  for (long i = 0; i < n; ++i)
+    asm volatile(
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm0\n vpdpbusd %%zmm17, %%zmm16, %%zmm1\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm2\n vpdpbusd %%zmm17, %%zmm16, %%zmm3\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm4\n vpdpbusd %%zmm17, %%zmm16, %%zmm5\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm6\n vpdpbusd %%zmm17, %%zmm16, %%zmm7\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm8\n vpdpbusd %%zmm17, %%zmm16, %%zmm9\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm10\n vpdpbusd %%zmm17, %%zmm16, %%zmm11\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm12\n vpdpbusd %%zmm17, %%zmm16, %%zmm13\n"
+        "vpdpbusd %%zmm17, %%zmm16, %%zmm14\n vpdpbusd %%zmm17, %%zmm16, %%zmm15\n" ::
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+              "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17");
+}
+
+/// The machine's vpdpbusd peak in the same run (zmm, 16 independent accumulators per thread):
+/// gflops counts 2 x 64 int8 multiply-adds per instruction, the GEMV / GEMM compute roof.
+void bench_peak(benchmark::State& st, int threads) {
+  constexpr long reps = 1 << 16;
+  best_time best;
+  for (auto _ : st)
+    best.time_call([&] { pool(threads).parallel_for(threads, [&](Index) { vpdpbusd_loop(reps); }); });
+  const double ops = 2.0 * 64 * 16 * double(reps) * threads;
+  st.counters["gflops"] = benchmark::Counter(ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["gflops_best"] = ops * 1e-9 / best.seconds;
+}
+#endif
+
 std::string shape(Index n) {
   return n == 1 ? std::to_string(M) + "x" + std::to_string(K)
                 : std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(n);
 }
 
-void register_all() {
+/// The tern rows of one path (a path value) or variant (a tag), name `pn`: GEMV hot and from
+/// DRAM, GEMM at each N; tq2 and tq1.
+template <class Path>
+void register_tern(const std::string& pn, Path p, int t, bool gemv) {
+  const Index gemm_ns[] = {16, 64, 512};
+  const std::string th = "/threads:" + std::to_string(t);
+  const auto add = [&]<class W>(const std::string& fmt) {
+    if (gemv) {
+      benchmark::RegisterBenchmark(("gemv/" + fmt + "/" + pn + "/" + shape(1) + th).c_str(),
+                                   [p, t](benchmark::State& s) { bench_tern<W>(s, p, 1, t); })->UseRealTime();
+      benchmark::RegisterBenchmark(("gemv_dram/" + fmt + "/" + pn + "/" + shape(1) + th).c_str(),
+                                   [p, t](benchmark::State& s) { bench_tern_dram<W>(s, p, t); })->UseRealTime();
+    }
+    for (Index n : gemm_ns)
+      benchmark::RegisterBenchmark(("gemm/" + fmt + "/" + pn + "/" + shape(n) + th).c_str(),
+                                   [p, t, n](benchmark::State& s) { bench_tern<W>(s, p, n, t); })->UseRealTime();
+  };
+  add.template operator()<tk::packed_ternary>("tq2");
+  add.template operator()<tk::packed_ternary_base3>("tq1");  // every path has tq1 kernels
+}
+
+/// A/B variants (--tern_variants): tunings of the avx512vnni path, whatever this CPU would pick.
+/// Experiment tunings below change one choice of tuning_zen4 each (docs/kernels.md has the runs).
+struct zen4_pass2 : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-pass2";
+  static constexpr int vnni_gemv_pass_rows = 2;
+};
+struct zen4_nopin : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-nopin";
+  static constexpr bool pin_weight_loads = false;
+};
+struct zen4_near_only : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-near";
+  static constexpr tern::index prefetch_far_blocks = 0;
+};
+struct zen4_far_only : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-far";
+  static constexpr tern::index prefetch_near_blocks = 0;
+};
+
+struct zen4_per_row : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-perrow";
+  static constexpr bool prefetch_linear = false;
+};
+struct zen4_tile_3x8 : tk::tuning_zen4 {
+  static constexpr std::string_view name = "zen4-3x8";
+  template <class Arch, class W>
+  using shape = tk::tile_shape_of<Arch, W>;
+};
+
+template <class... T>
+void register_variants(int t) {
+  if (!tk::cpu_supports(tk::path::avx512vnni)) return;
+  (register_tern("avx512vnni." + std::string(T::name), tk::tuned<tk::avx512vnni, T>{}, t, true), ...);
+}
+
+void register_all(bool variants) {
   const Index gemm_ns[] = {16, 64, 512};
   for (int t : {1, 2}) {
     const std::string th = "/threads:" + std::to_string(t);
-    for (tk::path p : {tk::path::generic, tk::path::avx2, tk::path::avx512bw, tk::path::avx512vnni}) {
-      if (!tk::cpu_supports(p)) continue;
-      const std::string pn(tk::path_name(p));
-      benchmark::RegisterBenchmark(("gemv/tq2/" + pn + "/" + shape(1) + th).c_str(),
-                                   [p, t](benchmark::State& s) { bench_tern<tk::packed_ternary>(s, p, 1, t); })
-          ->UseRealTime();
-      benchmark::RegisterBenchmark(("gemv_dram/tq2/" + pn + "/" + shape(1) + th).c_str(),
-                                   [p, t](benchmark::State& s) { bench_tern_dram<tk::packed_ternary>(s, p, t); })
-          ->UseRealTime();
-      for (Index n : gemm_ns)
-        benchmark::RegisterBenchmark(("gemm/tq2/" + pn + "/" + shape(n) + th).c_str(),
-                                     [p, t, n](benchmark::State& s) { bench_tern<tk::packed_ternary>(s, p, n, t); })
-            ->UseRealTime();
+    // Every path of this platform the CPU runs (the reference is the specification, not timed).
+    for (tk::path p : tk::all_paths) {
+      if (p == tk::path::reference || !tk::cpu_supports(p)) continue;
+      register_tern(std::string(tk::path_name(p)), p, t, /*gemv=*/p != tk::path::amx);  // AMX: GEMM only
     }
-    // tq1 (1.6 bpw): every path has its own dot_tile_b3 kernel (base3_kernel.hpp).
-    using W3 = tk::packed_ternary_base3;
-    for (tk::path p : {tk::path::generic, tk::path::avx2, tk::path::avx512bw, tk::path::avx512vnni}) {
-      if (!tk::cpu_supports(p)) continue;
-      const std::string pn(tk::path_name(p));
-      benchmark::RegisterBenchmark(("gemv/tq1/" + pn + "/" + shape(1) + th).c_str(),
-                                   [p, t](benchmark::State& s) { bench_tern<W3>(s, p, 1, t); })->UseRealTime();
-      benchmark::RegisterBenchmark(("gemv_dram/tq1/" + pn + "/" + shape(1) + th).c_str(),
-                                   [p, t](benchmark::State& s) { bench_tern_dram<W3>(s, p, t); })->UseRealTime();
-      for (Index n : gemm_ns)
-        benchmark::RegisterBenchmark(("gemm/tq1/" + pn + "/" + shape(n) + th).c_str(),
-                                     [p, t, n](benchmark::State& s) { bench_tern<W3>(s, p, n, t); })->UseRealTime();
-    }
+    if (variants) register_variants<tk::tuning_default, tk::tuning_zen4, zen4_pass2, zen4_nopin, zen4_near_only, zen4_far_only,
+                                         zen4_tile_3x8, zen4_per_row>(t);
+#if TERN_KERNELS_X86
+    if (tk::cpu_supports(tk::path::avx512vnni))
+      benchmark::RegisterBenchmark(("peak/i8/vpdpbusd/zmm" + th).c_str(), [t](benchmark::State& s) { bench_peak(s, t); })
+          ->UseRealTime();
+#endif
     benchmark::RegisterBenchmark(("read/u8/stream/" + shape(1) + th).c_str(),
                                  [t](benchmark::State& s) { bench_read(s, false, t); })->UseRealTime();
     benchmark::RegisterBenchmark(("read_dram/u8/stream/" + shape(1) + th).c_str(),
@@ -259,7 +335,24 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  register_all();
+  // This program's own flag, taken out before Google Benchmark parses the rest.
+  bool variants = false;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--tern_variants") {
+      variants = true;
+      continue;
+    }
+    if (a == "--help" || a == "-h")
+      std::printf("bench_kernels: tern's ternary kernels and their baselines (docs/benchmarks.md).\n"
+                  "  --tern_variants   also time the avx512vnni kernels under each CPU tuning\n"
+                  "                    (rows gemv/.../avx512vnni.<tuning>/..., for A/B runs)\n"
+                  "Google Benchmark's flags follow.\n\n");
+    argv[kept++] = argv[i];
+  }
+  argc = kept;
+  register_all(variants);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

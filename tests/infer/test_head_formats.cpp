@@ -88,7 +88,7 @@ TEST_CASE("packed_int8: every path equals the reference and a plain int64 produc
           matrix<float> y(n, m);
           tk::gemm(w, xq, y, p, pool);
           for (index t = 0; t < n; ++t)
-            for (index i = 0; i < m; ++i) REQUIRE(y(t, i) == float(ref(t, i, 0)) * w.scale(i) * xq.scale[std::size_t(t)]);
+            for (index i = 0; i < m; ++i) REQUIRE(y(t, i) == float(ref(t, i, 0)) * w.scale(i) * xq.scale(t));
         });
       }
     }

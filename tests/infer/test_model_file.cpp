@@ -234,7 +234,7 @@ TEST_CASE("model file: consistent lies are caught by the field checks", "[infer]
   CHECK(lie([&](auto& g) {
           g[get<std::uint64_t>(g, q + 96) + 5] |= 0x03 << 2 | 0x0c;
           reseal_tensor(g, q);
-        }).find("not a ternary code") != std::string::npos);
+        }).find("not ternary") != std::string::npos);
   const std::size_t qs = entry_of(f, "layers.0.attn.q.scales");
   CHECK(lie([&](auto& g) {
           put<float>(g, get<std::uint64_t>(g, qs + 96), std::nanf(""));
@@ -258,7 +258,7 @@ TEST_CASE("model file: consistent lies are caught by the field checks", "[infer]
   // Without checksum verification the value checks still hold.
   std::vector<std::uint8_t> g = f;
   g[get<std::uint64_t>(g, q + 96) + 9] |= 0x0f;
-  CHECK(load_error(g, {.verify_checksums = false}).find("not a ternary code") != std::string::npos);
+  CHECK(load_error(g, {.verify_checksums = false}).find("not ternary") != std::string::npos);
 }
 
 TEST_CASE("model file: paths that are not regular files, and unwritable paths, give clear errors", "[infer][model_file]") {

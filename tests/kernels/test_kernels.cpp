@@ -188,9 +188,9 @@ TEST_CASE("quantize_activations matches the absmax int8 formula and folds RMSNor
         gamma = std::max(gamma, std::abs(x(n, j)));
         ss += double(x(n, j)) * x(n, j);
       }
-      CHECK(q.scale[n] == gamma / 127.0f);
+      CHECK(q.scale(n) == gamma / 127.0f);
       const double r = std::sqrt(ss / double(k) + 1e-6);
-      CHECK(qf.scale[n] == Approx(gamma / 127.0 / r).epsilon(1e-6));
+      CHECK(qf.scale(n) == Approx(gamma / 127.0 / r).epsilon(1e-6));
       int sum0 = 0;
       for (index j = 0; j < k; ++j) {
         const float e = std::nearbyint(127.0f * x(n, j) / gamma);
@@ -224,8 +224,8 @@ TEST_CASE("quantize_activations with a learned gain: codes of g x, 1/rms(x) in t
           gamma = std::max(gamma, std::abs(g[std::size_t(j)] * x(n, j)));
           ss += double(x(n, j)) * x(n, j);
         }
-        CHECK(qg.scale[n] == gamma / 127.0f);
-        CHECK(q.scale[n] == static_cast<float>(double(gamma / 127.0f) / std::sqrt(ss / double(k) + 1e-6)));
+        CHECK(qg.scale(n) == gamma / 127.0f);
+        CHECK(q.scale(n) == static_cast<float>(double(gamma / 127.0f) / std::sqrt(ss / double(k) + 1e-6)));
         for (index j = 0; j < k; ++j) {
           const float u = g[std::size_t(j)] * x(n, j);
           const float e = std::min(std::max(std::nearbyint((127.0f * u) / gamma), -128.0f), 127.0f);
@@ -241,13 +241,13 @@ TEST_CASE("quantize_activations with a learned gain: codes of g x, 1/rms(x) in t
   const k_layout l = k_layout::make(50, 0);
   quantized_activations reuse;
   quantize_activations_into(reuse, x.data(), 2, l);
-  const std::int8_t* storage = reuse.codes.data();
+  const std::int8_t* storage = reuse.data();
   x *= 3.0f;
   quantize_activations_into(reuse, x.data(), 2, l);
-  CHECK(reuse.codes.data() == storage);
+  CHECK(reuse.data() == storage);
   const auto fresh = quantize_activations(x, l);
   for (index n = 0; n < 2; ++n) {
-    CHECK(reuse.scale[n] == fresh.scale[n]);
+    CHECK(reuse.scale(n) == fresh.scale(n));
     for (index j = 0; j < 50; ++j) CHECK(reuse.code(n, j) == fresh.code(n, j));
   }
 }
@@ -284,12 +284,19 @@ TEST_CASE("packed formats over borrowed bytes give the same product as the ownin
   check(p1, [&](std::shared_ptr<const std::uint8_t> b) {
     return packed_ternary_base3::from_bytes(std::move(b), m, k, group, s);
   });
-  // A 2-bit field holding 3 (w = 2) is caught.
+  // A 2-bit field holding 3 (w = 2) is refused when the bytes are borrowed (valid by
+  // construction), with the row and byte named; the sized overload also refuses a short buffer.
   auto bad = std::shared_ptr<std::uint8_t>(static_cast<std::uint8_t*>(::operator new(p2.bytes(), std::align_val_t{64})),
                                            [](std::uint8_t* p) { ::operator delete(p, std::align_val_t{64}); });
   std::memcpy(bad.get(), p2.data(), p2.bytes());
-  bad.get()[p2.bytes() / 2] |= 0x30;
-  CHECK_FALSE(packed_ternary::from_bytes(bad, m, k, group, s).valid_codes());
+  CHECK(packed_ternary::from_bytes(bad, p2.bytes(), m, k, group, s).valid_codes());
+  CHECK_THROWS_AS(packed_ternary::from_bytes(bad, p2.bytes() - 1, m, k, group, s), std::invalid_argument);
+  CHECK_THROWS_AS(packed_ternary_base3::from_bytes(bad, p1.bytes() - 1, m, k, group, s), std::invalid_argument);
+  const std::size_t at = p2.bytes() / 2 + 3;
+  bad.get()[at] |= 0x30;
+  CHECK_THROWS_WITH(packed_ternary::from_bytes(bad, m, k, group, s),
+                    Catch::Contains("byte " + std::to_string(at % std::size_t(p2.row_bytes())) + " of row " +
+                                    std::to_string(at / std::size_t(p2.row_bytes()))));
 }
 
 TEST_CASE("kernel operands agree with the training quantizers (absmax_int8, absmean_ternary)", "[kernels][act]") {
@@ -304,7 +311,7 @@ TEST_CASE("kernel operands agree with the training quantizers (absmax_int8, absm
   const quantized<float> xq = absmax_int8<>::quantize(x);
   const auto xa = quantize_activations(x, w.layout());
   for (index n = 0; n < x.rows(); ++n) {
-    CHECK(xa.scale[n] == xq.scales(n, 0));
+    CHECK(xa.scale(n) == xq.scales(n, 0));
     for (index j = 0; j < k; ++j) REQUIRE(xa.code(n, j) == xq.codes(n, j));
   }
   // y matches the dequantized float product x~ W~^T (computed by Eigen in double).
@@ -350,7 +357,7 @@ TEST_CASE("reference accumulators equal a plain int64 product", "[kernels][ref]"
       for (index i = 0; i < m; ++i) {
         double e = 0.0;
         for (index g = 0; g < groups; ++g) e += double(a(t, i, g)) * w.scale(i, g);
-        CHECK(y(t, i) == Approx(e * x.scale[t]).epsilon(1e-5));
+        CHECK(y(t, i) == Approx(e * x.scale(t)).epsilon(1e-5));
       }
   }
 }
@@ -373,6 +380,15 @@ void check_paths(const W& w, const quantized<float>& tokens, index m, index k, i
       for (index i = 0; i < y.size(); ++i)
         REQUIRE(y.data()[i] == Approx(yref.data()[i]).epsilon(1e-5).margin(1e-3));
     }, warn);
+#if TERN_KERNELS_X86
+    // Every CPU tuning of the tuned paths, whichever this CPU would pick (so the Sapphire Rapids
+    // defaults are checked on a Zen 4 machine and the other way round).
+    if (cpu_supports(path::avx512vnni)) {
+      INFO("format " << W::format << " avx512vnni tunings, M=" << s.m << " K=" << s.k << " N=" << s.n << " group=" << s.g);
+      CHECK(same_acc(gemm_acc(w, x, tuned<avx512vnni, tuning_default>{}), ref));
+      CHECK(same_acc(gemm_acc(w, x, tuned<avx512vnni, tuning_zen4>{}, pool), ref));
+    }
+#endif
   }
 }
 
@@ -530,13 +546,13 @@ namespace {
 /// The AMX kernel's algorithm (amx_kernel.hpp) on the emulated tile unit.
 template <class Exec>
 accumulators amx_emulated_acc(const packed_ternary& w, const quantized_activations& x, Exec&& ex) {
-  accumulators acc(x.tokens, w.rows(), w.layout().groups);
+  accumulators acc(x.tokens(), w.rows(), w.layout().groups);
   detail::run_amx_on<detail::amx_emulated_tiles>(w, x, nullptr, &acc, ex);
   return acc;
 }
 template <class Exec>
 matrix<float> amx_emulated_y(const packed_ternary& w, const quantized_activations& x, Exec&& ex) {
-  matrix<float> y(x.tokens, w.rows());
+  matrix<float> y(x.tokens(), w.rows());
   detail::run_amx_on<detail::amx_emulated_tiles>(w, x, y.data(), nullptr, ex);
   return y;
 }
@@ -551,7 +567,7 @@ bool same_epilogue(const matrix<float>& y, const matrix<float>& yref, const accu
     for (index i = 0; i < a.rows; ++i) {
       double mag = 0.0;
       for (index g = 0; g < a.groups; ++g) mag += std::abs(double(a(n, i, g)) * w.scale(i, g));
-      const double bound = double(2 * a.groups + 2) * std::numeric_limits<float>::epsilon() * mag * x.scale[n];
+      const double bound = double(2 * a.groups + 2) * std::numeric_limits<float>::epsilon() * mag * x.scale(n);
       if (!(std::abs(double(y(n, i)) - double(yref(n, i))) <= bound)) {
         UNSCOPED_INFO("y(" << n << ", " << i << ") = " << y(n, i) << ", reference " << yref(n, i) << ", bound " << bound);
         return false;
@@ -631,6 +647,145 @@ TEST_CASE("AMX kernel on the emulated tile unit: extremes at K = 65536", "[kerne
   CHECK(amx_emulated_y(w, x, sequential_executor{}) == gemm_ref(w, x));  // one group, scale 1: exact
 }
 #endif  // TERN_KERNELS_X86
+
+namespace {
+/// Runs f(w) on every product entry point (each path, tag and run-time; the reference).
+template <class W, class F>
+void for_each_entry(const W& w, const quantized_activations& x, F&& check) {
+  check([&] { (void)gemm(w, x); });
+  check([&] { (void)gemm_acc(w, x); });
+  check([&] { (void)gemm_ref(w, x); });
+  check([&] { (void)gemm_acc_ref(w, x); });
+  for_each_path([&](path p) {
+    check([&] { (void)gemm(w, x, p); });
+    check([&] { (void)gemm_acc(w, x, p); });
+  }, false);
+}
+}  // namespace
+
+// quantized_activations keeps its invariants by construction: nothing outside the quantization
+// functions can write its fields (writable fields could disagree with the storage).
+template <class Q>
+concept writable_fields = requires(Q& q) { q.tokens = 5; } || requires(Q& q) { q.scale[0] = 1.0f; } ||
+                          requires(Q& q) { q.layout.k = 1; } || requires(Q& q) { q.sums.clear(); };
+static_assert(!writable_fields<quantized_activations>);
+
+TEST_CASE("empty weights (default-constructed, moved from) are refused at every entry point", "[kernels][inputs]") {
+  std::mt19937 rng(41);
+  const matrix<float> xf = matrix<float>::Random(2, 300);
+  const auto check = [&](auto make) {
+    auto full = make();
+    const auto x = quantize_activations(xf, full.layout());
+    decltype(full) none;
+    CHECK(none.empty());
+    for_each_entry(none, x, [](auto call) { CHECK_THROWS_WITH(call(), Catch::Contains("weights are empty")); });
+    const auto moved_to = std::move(full);
+    CHECK(full.empty());  // NOLINT: the moved-from state is specified (empty)
+    for_each_entry(full, x, [](auto call) { CHECK_THROWS_AS(call(), std::invalid_argument); });
+    CHECK(same_acc(gemm_acc(moved_to, x), gemm_acc_ref(moved_to, x)));
+    matrix<float> y(1, moved_to.rows());  // wrong token count for the preallocated output
+    CHECK_THROWS_AS(gemm(moved_to, x, y), shape_error);
+  };
+  const auto codes = random_ternary(7, 300, rng);
+  check([&] { return packed_ternary(codes, matrix<float>::Ones(1, 1), 0); });
+  check([&] { return packed_ternary_base3(codes, matrix<float>::Ones(1, 1), 0); });
+}
+
+TEST_CASE("inconsistent activations and layouts are refused, not read past their storage", "[kernels][inputs]") {
+  std::mt19937 rng(42);
+  const packed_ternary w(random_ternary(5, 300, rng), matrix<float>::Ones(1, 5), 64);
+  const matrix<float> xf = matrix<float>::Random(3, 300);
+  // Default-constructed activations: no tokens, the default layout, which no weights have.
+  for_each_entry(w, quantized_activations{}, [](auto call) { CHECK_THROWS_AS(call(), shape_error); });
+  // Activations of another layout (same K, another group; same K and group, another block).
+  for_each_entry(w, quantize_activations(xf, k_layout::make(300, 0)), [](auto call) { CHECK_THROWS_AS(call(), shape_error); });
+  for_each_entry(w, quantize_activations(xf, k_layout::make(300, 64, 320)),
+                 [](auto call) { CHECK_THROWS_AS(call(), shape_error); });
+  // A hand-built layout whose fields disagree (more groups than K has) is refused wherever a
+  // layout is taken, before any storage is sized from it.
+  k_layout bad = k_layout::make(300, 64);
+  CHECK(bad.valid());
+  bad.groups = 50;
+  CHECK_FALSE(bad.valid());
+  CHECK_THROWS_AS(quantized_activations(bad, 2), std::invalid_argument);
+  CHECK_THROWS_AS(quantize_activations(xf, bad), std::invalid_argument);
+  quantized_activations q;
+  CHECK_THROWS_AS(quantize_activations_into(q, xf.data(), 3, bad), std::invalid_argument);
+  CHECK_THROWS_AS(make_activations(int8_tokens(random_int8(2, 300, rng), rng), bad), std::invalid_argument);
+  CHECK_FALSE(k_layout{}.valid());
+  CHECK_THROWS_AS(quantized_activations(k_layout{}, 1), std::invalid_argument);
+  // Token counts: negative, overflowing the storage size, a null input.
+  CHECK_THROWS_AS(quantized_activations(w.layout(), -1), std::invalid_argument);
+  CHECK_THROWS_AS(quantized_activations(w.layout(), std::numeric_limits<index>::max() / 4), std::length_error);
+  CHECK_THROWS_AS(quantize_activations_into(q, nullptr, 2, w.layout()), std::invalid_argument);
+  CHECK_THROWS_AS(quantize_activations(matrix<float>::Random(3, 299), w.layout()), shape_error);
+  // Accumulators of the wrong shape are refused by the epilogue.
+  const auto x = quantize_activations(xf, w.layout());
+  accumulators a = gemm_acc_ref(w, x);
+  CHECK(apply_scales(a, w, x) == gemm_ref(w, x));
+  a.v.pop_back();
+  CHECK_THROWS_AS(apply_scales(a, w, x), shape_error);
+  CHECK_THROWS_AS(apply_scales(accumulators(3, 4, 5), w, x), shape_error);
+  CHECK_THROWS_AS(accumulators(-1, 2, 3), std::invalid_argument);
+  CHECK_THROWS_AS(accumulators(std::numeric_limits<index>::max() / 2, 4, 1), std::length_error);
+  // Packed formats: blocks that are not whole cache lines, non-finite scales.
+  CHECK_THROWS_AS(k_layout::make(300, 0, 100), std::invalid_argument);
+  CHECK_THROWS_AS(k_layout::make(0, 0), std::invalid_argument);
+  matrix<float> nan_scale = matrix<float>::Ones(5, 5);
+  nan_scale(3, 2) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(packed_ternary(random_ternary(5, 300, rng), nan_scale, 64), Catch::Contains("scales(3, 2)"));
+  nan_scale(3, 2) = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_AS(packed_ternary_base3(random_ternary(5, 300, rng), nan_scale, 64), std::invalid_argument);
+}
+
+TEST_CASE("K past the int32 accumulator bound is refused; at the bound every path is exact", "[kernels][inputs]") {
+  // reference.hpp: the kernels' partial sums of c = w + 1 times x span [-256 P, 254 P] for a
+  // group padded to P columns, exact in int32 while P <= 2^23.
+  constexpr index bound = k_layout::max_padded_group;
+  static_assert(bound == index(1) << 23);
+  CHECK_NOTHROW(k_layout::make(bound, 0));
+  CHECK_THROWS_WITH(k_layout::make(bound + 1, 0), Catch::Contains("K = 8388609") && Catch::Contains("8388608"));
+  CHECK_NOTHROW(k_layout::make(8388480, 0, packed_ternary_base3::block_weights));  // 26214 blocks of 320
+  CHECK_THROWS_AS(k_layout::make(8388481, 0, packed_ternary_base3::block_weights), shape_error);
+  CHECK_NOTHROW(k_layout::make(index(1) << 40, 4096));  // many groups, each within the bound
+  CHECK_THROWS_AS(k_layout::make(std::numeric_limits<index>::max(), 64), shape_error);  // padded length overflows
+  // Refused before any byte is read: a borrowed buffer of one block cannot be reached.
+  auto one_block = std::shared_ptr<std::uint8_t>(static_cast<std::uint8_t*>(::operator new(64, std::align_val_t{64})),
+                                                 [](std::uint8_t* p) { ::operator delete(p, std::align_val_t{64}); });
+  CHECK_THROWS_AS(packed_ternary::from_bytes(one_block, 1, bound + 1, 0, matrix<float>::Ones(1, 1)), shape_error);
+  CHECK_THROWS_AS(packed_ternary::from_bytes(one_block, 64, 1, bound, 0, matrix<float>::Ones(1, 1)), std::invalid_argument);
+  CHECK_THROWS_AS(packed_ternary_base3::from_bytes(one_block, 1, 8388481, 0, matrix<float>::Ones(1, 1)), shape_error);
+
+  // At the bound: rows of all +1 and all -1 against tokens of all -128 and all +127, so the
+  // kernels' partial sums reach -256 P = -2^31 (tq2) exactly.
+  std::mt19937 rng(43);
+  const auto check = [&](auto tag, index k) {
+    using W = decltype(tag);
+    matrix<std::int8_t> wc(2, k);
+    wc.row(0).setConstant(1);
+    wc.row(1).setConstant(-1);
+    const W w(wc, matrix<float>::Ones(1, 1), 0);
+    matrix<std::int8_t> xc(2, k);
+    xc.row(0).setConstant(-128);
+    xc.row(1).setConstant(127);
+    const auto x = make_activations(int8_tokens(xc, rng), w.layout());
+    const auto x0 = make_activations(int8_tokens(matrix<std::int8_t>(xc.row(0)), rng), w.layout());
+    for_each_path([&](path p) {
+      if (p == path::reference) return;  // the reference loops over int32 products too; slow here
+      INFO(W::format << " path " << path_name(p) << " K = " << k);
+      const accumulators a = gemm_acc(w, x, p);  // GEMM tiles
+      CHECK(a(0, 0, 0) == -128 * k);
+      CHECK(a(0, 1, 0) == 128 * k);
+      CHECK(a(1, 0, 0) == 127 * k);
+      CHECK(a(1, 1, 0) == -127 * k);
+      const accumulators b = gemm_acc(w, x0, p);  // GEMV tiles
+      CHECK(b(0, 0, 0) == -128 * k);
+      CHECK(b(0, 1, 0) == 128 * k);
+    }, false);
+  };
+  check(packed_ternary{}, bound);
+  check(packed_ternary_base3{}, index(8388480));
+}
 
 /// A user-supplied executor: runs the tasks in reverse order on std::threads of its own.
 struct reverse_thread_executor {

@@ -388,11 +388,9 @@ class parser {
         const std::vector<float> s = floats(se, true);
         const matrix<float> scales = Eigen::Map<const matrix<float>>(s.data(), index(se.rows), index(se.cols));
         if (d.format == infer::weight_format::tq2) {
-          auto m = kernels::packed_ternary::from_bytes(bytes_of(w), rows, cols, index(w.group), scales);
-          if (!m.valid_codes()) fail(w.name, "a 2-bit field holds 3, which is not a ternary code");
-          weights = std::move(m);
+          weights = kernels::packed_ternary::from_bytes(bytes_of(w), w.bytes, rows, cols, index(w.group), scales);  // refuses code 3
         } else if (d.format == infer::weight_format::tq1) {
-          weights = kernels::packed_ternary_base3::from_bytes(bytes_of(w), rows, cols, index(w.group), scales);
+          weights = kernels::packed_ternary_base3::from_bytes(bytes_of(w), w.bytes, rows, cols, index(w.group), scales);
         } else {
           weights = kernels::packed_int8::from_bytes(bytes_of(w), rows, cols, scales);
         }

@@ -25,7 +25,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "tern/kernels/amx_kernel.hpp"
+#include "tern/kernels/gemm.hpp"
 
 #if TERN_KERNELS_X86
 

@@ -131,10 +131,10 @@ class packed_int8 : public detail::dense_rows<std::int8_t> {
 namespace detail {
 inline void check_i8_operands(std::string_view where, const packed_int8& w, const quantized_activations& x) {
   if (w.rows() == 0) throw std::invalid_argument(std::string(where) + ": empty (default-constructed) weights");
-  if (!(w.layout() == x.layout))
-    throw shape_error(std::string(where) + ": activations are " + tern::detail::shape_str(x.tokens, x.layout.k) +
-                      " in a layout of K = " + std::to_string(x.layout.k) + ", group " + std::to_string(x.layout.group) +
-                      ", block " + std::to_string(x.layout.block) + "; the i8 weights are " +
+  if (!(w.layout() == x.layout()))
+    throw shape_error(std::string(where) + ": activations are " + tern::detail::shape_str(x.tokens(), x.layout().k) +
+                      " in a layout of K = " + std::to_string(x.layout().k) + ", group " + std::to_string(x.layout().group) +
+                      ", block " + std::to_string(x.layout().block) + "; the i8 weights are " +
                       tern::detail::shape_str(w.rows(), w.cols()) + " and need quantize_activations(x, w.layout())");
 }
 }  // namespace detail
@@ -142,8 +142,8 @@ inline void check_i8_operands(std::string_view where, const packed_int8& w, cons
 /// acc(n, i, 0) = sum_j c_ij xq(n, j), by the plain loop.
 inline accumulators gemm_acc_ref(const packed_int8& w, const quantized_activations& x) {
   detail::check_i8_operands("tern::kernels::gemm_acc_ref", w, x);
-  accumulators acc(x.tokens, w.rows(), 1);
-  for (index n = 0; n < x.tokens; ++n)
+  accumulators acc(x.tokens(), w.rows(), 1);
+  for (index n = 0; n < x.tokens(); ++n)
     for (index i = 0; i < w.rows(); ++i) {
       std::int32_t s = 0;
       for (index j = 0; j < w.cols(); ++j) s += std::int32_t(w.weight_code(i, j)) * x.code(n, j);
@@ -223,7 +223,7 @@ constexpr auto i8_arch(Arch) {
 template <int R, int C, class Arch>
 void i8_rows(Arch a, const packed_int8& w, const quantized_activations& x, float* y, accumulators* acc, index i0,
              index i1) {
-  const index m = w.rows(), n = x.tokens, kp = w.padded_cols();
+  const index m = w.rows(), n = x.tokens(), kp = w.padded_cols();
   constexpr bool vnni = std::is_same_v<decltype(i8_arch(a)), avx512vnni>;
   for (index n0 = 0; n0 < n; n0 += C)
     for (index t = i0; t < i1; t += R) {
@@ -238,7 +238,7 @@ void i8_rows(Arch a, const packed_int8& w, const quantized_activations& x, float
           std::int32_t v = raw[r * C + c];
           if constexpr (vnni) v -= 128 * w.row_sum(t + r);
           if (acc) (*acc)(n0 + c, t + r, 0) = v;
-          if (y) y[(n0 + c) * m + t + r] = float(v) * w.scale(t + r) * x.scale[static_cast<std::size_t>(n0 + c)];
+          if (y) y[(n0 + c) * m + t + r] = float(v) * w.scale(t + r) * x.scale(n0 + c);
         }
     }
 }
@@ -249,11 +249,11 @@ void i8_run(Arch a, const packed_int8& w, const quantized_activations& x, float*
   if constexpr (std::is_same_v<Arch, reference>) {
     accumulators r = gemm_acc_ref(w, x);
     if (y)
-      for (index n = 0; n < x.tokens; ++n)
+      for (index n = 0; n < x.tokens(); ++n)
         for (index i = 0; i < w.rows(); ++i)
-          y[n * w.rows() + i] = float(r(n, i, 0)) * w.scale(i) * x.scale[static_cast<std::size_t>(n)];
+          y[n * w.rows() + i] = float(r(n, i, 0)) * w.scale(i) * x.scale(n);
     if (acc) *acc = std::move(r);
-  } else if (x.tokens == 1) {
+  } else if (x.tokens() == 1) {
     for_row_parts(ex, w.rows(), 8, [&](index i0, index i1) { i8_rows<8, 1>(a, w, x, y, acc, i0, i1); });
   } else {
     for_row_parts(ex, w.rows(), 4, [&](index i0, index i1) { i8_rows<4, 4>(a, w, x, y, acc, i0, i1); });
@@ -265,13 +265,13 @@ void i8_run(Arch a, const packed_int8& w, const quantized_activations& x, float*
 /// y (tokens x rows) = float(acc) * s_i * t_n on path Arch, into a preallocated y.
 template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
 void gemm(const packed_int8& w, const quantized_activations& x, matrix<float>& y, Arch a = {}, Exec&& ex = {}) {
-  tern::detail::check_shape("tern::kernels::gemm", "y", y, x.tokens, w.rows());
+  tern::detail::check_shape("tern::kernels::gemm", "y", y, x.tokens(), w.rows());
   detail::i8_run(a, w, x, y.data(), nullptr, ex);
 }
 
 template <kernel_arch Arch = best_arch, executor Exec = sequential_executor>
 accumulators gemm_acc(const packed_int8& w, const quantized_activations& x, Arch a = {}, Exec&& ex = {}) {
-  accumulators acc(x.tokens, w.rows(), 1);
+  accumulators acc(x.tokens(), w.rows(), 1);
   detail::i8_run(a, w, x, nullptr, &acc, ex);
   return acc;
 }

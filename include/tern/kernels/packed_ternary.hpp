@@ -14,11 +14,16 @@
 //   (16, 32, 64) unpacks with one shift and one mask and no shuffle.
 // Rows: row i starts at data + i * row_bytes(), row_bytes() = padded_k / 4, 64-byte aligned.
 // Scales: float, scale_rows x groups (scale_rows = 1 per tensor, = M per row/per group); the
-//   dequantized weight is w(i, j) * scale(i, j / G), as in tern::quantized.
+//   dequantized weight is w(i, j) * scale(i, j / G), as in tern::quantized. Finite (checked).
+// Valid by construction: every constructor checks shapes, codes and scales and throws naming
+// the offending operand; the only other state is the empty one (default-constructed or moved
+// from: rows() == 0), which the products refuse at their entry point.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -42,6 +47,8 @@ class aligned_buffer {
   aligned_buffer() = default;
   explicit aligned_buffer(std::size_t n) : n_(n) {
     if (n == 0) return;
+    if (n > (std::numeric_limits<std::size_t>::max() - 63) / sizeof(T))
+      throw std::length_error("tern::kernels: a buffer of " + std::to_string(n) + " elements overflows size_t");
     const std::size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
     p_.reset(static_cast<T*>(::operator new(bytes, std::align_val_t{64})));
     std::memset(static_cast<void*>(p_.get()), 0, bytes);
@@ -74,28 +81,62 @@ class aligned_buffer {
 
 /// How K is split into scale groups and padded into blocks (see the file comment). A block is
 /// 64 packed bytes: 256 weights in packed_ternary (tq2), 320 in packed_ternary_base3 (tq1).
+/// Made by make(), which checks every bound; valid() tells whether a hand-built one is
+/// consistent (the entry points that take a k_layout check it).
 struct k_layout {
+  /// Bytes per block (one cache line, one zmm register), whatever the format.
+  static constexpr index block_bytes = 64;
+  /// The longest padded group whose int32 accumulators are exact: the kernels' partial sums of
+  /// codes c = w + 1 times int8 activations span [-256 P, 254 P] for a group padded to P columns
+  /// (reference.hpp), which int32 holds while P <= 2^23. So K <= 8388608 per group in tq2
+  /// (blocks of 256) and K <= 8388480 in tq1 (blocks of 320, 26214 of them).
+  static constexpr index max_padded_group = index(1) << 23;
+
   index block = 256;          ///< weights per block (64 packed bytes)
   index k = 0;                ///< logical columns
   index group = 0;            ///< columns per group (k for one group per row)
   index groups = 0;           ///< ceil(k / group)
   index blocks_per_group = 0; ///< ceil(group / block)
 
-  /// group <= 0 or group >= k means one group spanning the whole row.
+  /// group <= 0 or group >= k means one group spanning the whole row. Throws
+  /// std::invalid_argument for k <= 0 or a block that is not a positive multiple of 64, and
+  /// shape_error for a group past max_padded_group (naming K, the group and the bound).
   static k_layout make(index k, index group, index block = 256) {
-    if (k <= 0) throw std::invalid_argument("tern::kernels::k_layout: k must be positive");
+    constexpr std::string_view where = "tern::kernels::k_layout";
+    if (k <= 0) throw std::invalid_argument(std::string(where) + ": k must be positive, got " + std::to_string(k));
+    if (block <= 0 || block % block_bytes != 0)
+      throw std::invalid_argument(std::string(where) + ": block must be a positive multiple of 64 weights, got " +
+                                  std::to_string(block));
     k_layout l;
     l.block = block;
     l.k = k;
     l.group = (group <= 0 || group >= k) ? k : group;
-    l.groups = (k + l.group - 1) / l.group;
-    l.blocks_per_group = (l.group + block - 1) / block;
+    l.groups = (k - 1) / l.group + 1;
+    l.blocks_per_group = (l.group - 1) / block + 1;
+    if (l.blocks_per_group > max_padded_group / block)
+      throw shape_error(std::string(where) + ": K = " + std::to_string(k) + " with groups of " +
+                        std::to_string(l.group) + " columns pads each group to " +
+                        std::to_string(l.blocks_per_group) + " blocks of " + std::to_string(block) +
+                        ", more than the " + std::to_string(max_padded_group / block * block) +
+                        " columns per group whose int32 accumulators are exact; use smaller groups");
+    index padded = 0;
+    if (__builtin_mul_overflow(l.groups, l.blocks_per_group * block, &padded))
+      throw shape_error(std::string(where) + ": K = " + std::to_string(k) + " with groups of " +
+                        std::to_string(l.group) + " overflows the padded length");
     return l;
+  }
+  /// True when the fields are what make(k, group, block) gives (a hand-built layout may not be).
+  bool valid() const {
+    if (k <= 0 || block <= 0 || block % block_bytes != 0 || group <= 0 || group > k) return false;
+    if (groups != (k - 1) / group + 1 || blocks_per_group != (group - 1) / block + 1) return false;
+    if (blocks_per_group > max_padded_group / block) return false;
+    index padded = 0;
+    return !__builtin_mul_overflow(groups, blocks_per_group * block, &padded);
   }
   index padded_group() const { return blocks_per_group * block; }
   index padded_k() const { return groups * padded_group(); }
   /// Packed bytes per row (64 per block).
-  index row_bytes() const { return groups * blocks_per_group * 64; }
+  index row_bytes() const { return groups * blocks_per_group * block_bytes; }
   /// Position of logical column j in the padded row.
   index position(index j) const { return (j / group) * padded_group() + j % group; }
   friend bool operator==(const k_layout&, const k_layout&) = default;
@@ -128,6 +169,8 @@ class packed_rows {
   std::size_t bytes() const { return static_cast<std::size_t>(rows_ * row_bytes_); }
   /// True when the bytes are borrowed (from_bytes), false when this object owns them.
   bool borrowed() const { return keep_alive_ != nullptr; }
+  /// True for a default-constructed or moved-from matrix (no rows); the products refuse it.
+  bool empty() const { return rows_ == 0; }
 
   /// The lossless inverse of packing.
   quantized<float> unpack() const {
@@ -173,10 +216,11 @@ class packed_rows {
     bytes_ = own_.data();
   }
 
-  /// A matrix over `rows` rows of already packed bytes at bytes.get() (64-byte aligned, at
-  /// least rows * row_bytes() of them, kept alive by `bytes`); the caller has checked the size.
-  packed_rows(std::string_view where, std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
-              const matrix<float>& scales, index block_weights)
+  /// A matrix over `rows` rows of already packed bytes at bytes.get() (64-byte aligned, kept
+  /// alive by `bytes`): `available` bytes there (std::invalid_argument if fewer than
+  /// rows * row_bytes(); SIZE_MAX: the caller vouches for the size).
+  packed_rows(std::string_view where, std::shared_ptr<const std::uint8_t> bytes, std::size_t available, index rows,
+              index k, index group, const matrix<float>& scales, index block_weights)
       : rows_(rows) {
     if (rows <= 0 || k <= 0)
       throw shape_error(std::string(where) + ": packed weights are " + tern::detail::shape_str(rows, k) +
@@ -185,6 +229,10 @@ class packed_rows {
     if (reinterpret_cast<std::uintptr_t>(bytes.get()) % 64 != 0)
       throw std::invalid_argument(std::string(where) + ": packed bytes are not 64-byte aligned");
     init(where, k, group, block_weights, scales);
+    if (available < this->bytes())
+      throw std::invalid_argument(std::string(where) + ": " + std::to_string(rows) + " rows of K = " +
+                                  std::to_string(k) + " need " + std::to_string(this->bytes()) + " packed bytes, " +
+                                  std::to_string(available) + " given");
     keep_alive_ = std::move(bytes);
     bytes_ = keep_alive_.get();
   }
@@ -201,7 +249,8 @@ class packed_rows {
   /// The byte at position p (0 .. padded_k - 1) of row i, in a layout of 64-byte blocks of
   /// `block_weights` weights whose byte j holds positions j, j + 64, j + 128, ...
   std::uint8_t byte_at(index i, index p, index block_weights) const {
-    return bytes_[static_cast<std::size_t>(i * row_bytes_ + p / block_weights * 64 + p % 64)];
+    constexpr index bb = k_layout::block_bytes;
+    return bytes_[static_cast<std::size_t>(i * row_bytes_ + p / block_weights * bb + p % bb)];
   }
   /// Writable packed bytes while packing (owned storage only).
   std::uint8_t* mutable_data() { return own_.data(); }
@@ -212,12 +261,24 @@ class packed_rows {
   matrix<float> scales_;
 
  private:
+  /// The layout (k_layout::make's bounds), the scales (shape, finiteness) and the size of the
+  /// whole matrix (rows * row_bytes must not overflow).
   void init(std::string_view where, index k, index group, index block_weights, const matrix<float>& scales) {
-    layout_ = k_layout::make(k, group, block_weights);
-    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, layout_.groups);
-    tern::detail::check_shape(where, "scales", scales, -1, layout_.groups);
+    const k_layout l = k_layout::make(k, group, block_weights);
+    if (scales.rows() != 1) tern::detail::check_shape(where, "scales", scales, rows_, l.groups);
+    tern::detail::check_shape(where, "scales", scales, -1, l.groups);
+    for (index i = 0; i < scales.rows(); ++i)
+      for (index g = 0; g < scales.cols(); ++g)
+        if (!std::isfinite(scales(i, g)))
+          throw std::invalid_argument(std::string(where) + ": scales(" + std::to_string(i) + ", " + std::to_string(g) +
+                                      ") = " + std::to_string(scales(i, g)) + " is not finite");
+    index total = 0;
+    if (__builtin_mul_overflow(rows_, l.row_bytes(), &total))
+      throw std::length_error(std::string(where) + ": " + std::to_string(rows_) + " rows of " +
+                              std::to_string(l.row_bytes()) + " packed bytes overflow");
+    layout_ = l;
     scales_ = scales;
-    row_bytes_ = layout_.row_bytes();
+    row_bytes_ = l.row_bytes();
   }
   void swap(packed_rows& o) noexcept {
     std::swap(rows_, o.rows_);
@@ -240,7 +301,9 @@ class packed_rows {
 class packed_ternary : public detail::packed_rows<packed_ternary> {
  public:
   static constexpr std::string_view format = "tq2";
-  static constexpr index block_weights = 256;
+  /// Codes per byte, and weights per 64-byte block.
+  static constexpr int slices = 4;
+  static constexpr index block_weights = slices * k_layout::block_bytes;
 
   packed_ternary() = default;
 
@@ -254,8 +317,8 @@ class packed_ternary : public detail::packed_rows<packed_ternary> {
       for (index j = 0; j < layout_.k; ++j) {
         const int w = ternary_code(where, codes, i, j);
         const index p = layout_.position(j);
-        std::uint8_t& byte = r[p / 256 * 64 + p % 64];
-        const int shift = 2 * static_cast<int>(p % 256 / 64);
+        std::uint8_t& byte = r[p / block_weights * k_layout::block_bytes + p % k_layout::block_bytes];
+        const int shift = 2 * static_cast<int>(p % block_weights / k_layout::block_bytes);
         byte = static_cast<std::uint8_t>((byte & ~(3 << shift)) | ((w + 1) << shift));
       }
     }
@@ -265,33 +328,57 @@ class packed_ternary : public detail::packed_rows<packed_ternary> {
   explicit packed_ternary(const quantized<float>& q) : packed_ternary(q.codes, q.scales, q.group) {}
 
   /// Borrows `rows` rows of bytes already in this format (e.g. from a memory-mapped file):
-  /// bytes.get() must be 64-byte aligned and hold rows * layout.row_bytes() bytes, where layout
-  /// is k_layout::make(k, group, block_weights); `bytes` keeps them alive. Every 2-bit code must
-  /// be 0, 1 or 2 (check with valid_codes()).
+  /// bytes.get() must be 64-byte aligned and hold `size` >= rows * layout.row_bytes() bytes,
+  /// where layout is k_layout::make(k, group, block_weights); `bytes` keeps them alive. Every
+  /// 2-bit field must hold 0, 1 or 2: the bytes are scanned once (one read of the matrix) and a
+  /// field holding 3 throws std::invalid_argument naming its row and byte, so a borrowed matrix
+  /// is as valid as a packed one.
+  static packed_ternary from_bytes(std::shared_ptr<const std::uint8_t> bytes, std::size_t size, index rows, index k,
+                                   index group, const matrix<float>& scales) {
+    return packed_ternary(std::move(bytes), size, rows, k, group, scales);
+  }
+  /// The same where the caller vouches for the size of the buffer (it is not checked).
   static packed_ternary from_bytes(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
                                    const matrix<float>& scales) {
-    return packed_ternary(std::move(bytes), rows, k, group, scales);
+    return packed_ternary(std::move(bytes), std::numeric_limits<std::size_t>::max(), rows, k, group, scales);
   }
 
-  /// True when no 2-bit field holds the unused code 3 (w = 2): what a loader checks on bytes
-  /// it did not pack.
-  bool valid_codes() const {
+  /// True when no 2-bit field holds the unused code 3 (w = 2). Always true for a matrix that
+  /// exists (packing writes valid codes, from_bytes checks them).
+  bool valid_codes() const { return first_invalid_byte() == bytes(); }
+
+  /// The index of the first byte with a 2-bit field holding 3, or bytes() if none.
+  std::size_t first_invalid_byte() const {
     const std::uint8_t* p = data();
-    std::uint8_t bad = 0;
-    for (std::size_t b = 0; b < bytes(); ++b) bad |= static_cast<std::uint8_t>(p[b] & (p[b] >> 1) & 0x55);
-    return bad == 0;
+    std::size_t b = 0;
+    for (; b + 8 <= bytes(); b += 8) {  // eight bytes at a time, bit pairs (hi, lo) both set
+      std::uint64_t v;
+      std::memcpy(&v, p + b, 8);
+      if (v & (v >> 1) & 0x5555555555555555ull) break;
+    }
+    for (; b < bytes(); ++b)
+      if (p[b] & (p[b] >> 1) & 0x55) return b;
+    return bytes();
   }
 
   /// The ternary weight w(i, j) in {-1, 0, 1}, decoded from the packed bytes.
   std::int8_t code(index i, index j) const {
     const index p = layout_.position(j);
-    return static_cast<std::int8_t>(((byte_at(i, p, block_weights) >> (2 * (p % 256 / 64))) & 3) - 1);
+    const int shift = 2 * static_cast<int>(p % block_weights / k_layout::block_bytes);
+    return static_cast<std::int8_t>(((byte_at(i, p, block_weights) >> shift) & 3) - 1);
   }
 
  private:
-  packed_ternary(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
+  packed_ternary(std::shared_ptr<const std::uint8_t> bytes, std::size_t size, index rows, index k, index group,
                  const matrix<float>& scales)
-      : packed_rows(where, std::move(bytes), rows, k, group, scales, block_weights) {}
+      : packed_rows(where, std::move(bytes), size, rows, k, group, scales, block_weights) {
+    const std::size_t bad = first_invalid_byte();
+    if (bad != this->bytes())
+      throw std::invalid_argument(std::string(where) + "::from_bytes: byte " +
+                                  std::to_string(bad % static_cast<std::size_t>(row_bytes_)) + " of row " +
+                                  std::to_string(bad / static_cast<std::size_t>(row_bytes_)) + " = " +
+                                  std::to_string(int(data()[bad])) + " holds the 2-bit code 3, which is not ternary");
+  }
   static constexpr std::string_view where = "tern::kernels::packed_ternary";
 };
 

@@ -16,6 +16,8 @@
 // Scales: as packed_ternary.
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -33,7 +35,9 @@ inline namespace TERN_KERNELS_ABI {
 class packed_ternary_base3 : public detail::packed_rows<packed_ternary_base3> {
  public:
   static constexpr std::string_view format = "tq1";
-  static constexpr index block_weights = 320;
+  /// Trits per byte, and weights per 64-byte block.
+  static constexpr int trits = 5;
+  static constexpr index block_weights = trits * k_layout::block_bytes;
 
   /// The stored byte for five codes c[0..4] in {0, 1, 2} (c[0] most significant).
   static constexpr std::uint8_t encode(const int* c) {
@@ -57,34 +61,43 @@ class packed_ternary_base3 : public detail::packed_rows<packed_ternary_base3> {
       for (index j = 0; j < layout_.k; ++j)
         padded[static_cast<std::size_t>(layout_.position(j))] = static_cast<std::int8_t>(ternary_code(where, codes, i, j));
       std::uint8_t* r = mutable_data() + i * row_bytes_;
+      constexpr index bb = k_layout::block_bytes;
       for (index b = 0; b < layout_.padded_k() / block_weights; ++b)
-        for (int j = 0; j < 64; ++j) {
-          int c[5];
-          for (int t = 0; t < 5; ++t) c[t] = padded[static_cast<std::size_t>(b * block_weights + 64 * t + j)] + 1;
-          r[b * 64 + j] = encode(c);
+        for (index j = 0; j < bb; ++j) {
+          int c[trits];
+          for (int t = 0; t < trits; ++t) c[t] = padded[static_cast<std::size_t>(b * block_weights + bb * t + j)] + 1;
+          r[b * bb + j] = encode(c);
         }
     }
   }
 
   explicit packed_ternary_base3(const quantized<float>& q) : packed_ternary_base3(q.codes, q.scales, q.group) {}
 
-  /// Borrows bytes already in this format (see packed_ternary::from_bytes). Every byte value
-  /// decodes to five valid trits, so there is no invalid code to check.
+  /// Borrows bytes already in this format (see packed_ternary::from_bytes): `size` bytes at
+  /// bytes.get(), at least rows * row_bytes(). Every byte value decodes to five valid trits (and
+  /// the kernels' decoding agrees with code() on all 256 values: tested), so there is no invalid
+  /// code to check.
+  static packed_ternary_base3 from_bytes(std::shared_ptr<const std::uint8_t> bytes, std::size_t size, index rows,
+                                         index k, index group, const matrix<float>& scales) {
+    return packed_ternary_base3(std::move(bytes), size, rows, k, group, scales);
+  }
+  /// The same where the caller vouches for the size of the buffer (it is not checked).
   static packed_ternary_base3 from_bytes(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
                                          const matrix<float>& scales) {
-    return packed_ternary_base3(std::move(bytes), rows, k, group, scales);
+    return packed_ternary_base3(std::move(bytes), std::numeric_limits<std::size_t>::max(), rows, k, group, scales);
   }
 
   /// The ternary weight w(i, j), decoded by the specification's integer arithmetic.
   std::int8_t code(index i, index j) const {
     const index p = layout_.position(j);
-    return static_cast<std::int8_t>(decode(byte_at(i, p, block_weights), static_cast<int>(p % block_weights / 64)) - 1);
+    const int t = static_cast<int>(p % block_weights / k_layout::block_bytes);
+    return static_cast<std::int8_t>(decode(byte_at(i, p, block_weights), t) - 1);
   }
 
  private:
-  packed_ternary_base3(std::shared_ptr<const std::uint8_t> bytes, index rows, index k, index group,
+  packed_ternary_base3(std::shared_ptr<const std::uint8_t> bytes, std::size_t size, index rows, index k, index group,
                        const matrix<float>& scales)
-      : packed_rows(where, std::move(bytes), rows, k, group, scales, block_weights) {}
+      : packed_rows(where, std::move(bytes), size, rows, k, group, scales, block_weights) {}
   static constexpr std::string_view where = "tern::kernels::packed_ternary_base3";
 };
 

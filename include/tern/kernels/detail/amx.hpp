@@ -21,6 +21,9 @@
 //
 // The six tile operations go through a tile-unit policy (amx_part<Tiles>): amx_hardware_tiles
 // below, the intrinsics, is the one run_amx uses; amx_emulated_tiles is the tests' model.
+// Tile geometry (palette 1): 16 rows of 64 bytes; a 64-weight chunk is one slice of a block.
+#include "tern/kernels/detail/common.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
@@ -30,6 +33,7 @@
 #include "tern/kernels/packed_ternary.hpp"
 #include "tern/kernels/quantized_activations.hpp"
 #include "tern/kernels/reference.hpp"
+#include "tern/kernels/detail/tile_epilogue.hpp"
 
 #if TERN_KERNELS_X86
 #include <immintrin.h>
@@ -50,9 +54,9 @@ static_assert(sizeof(amx_tile_config) == 64);
 
 /// B tiles for every (token tile of 16, chunk of 64 k): 1 KiB each, tokens past N are zero.
 inline aligned_buffer<std::int8_t> amx_pack_activations(const quantized_activations& x) {
-  const index tiles = (x.tokens + 15) / 16, chunks = x.layout.padded_k() / 64;
+  const index tiles = (x.tokens() + 15) / 16, chunks = x.layout().padded_k() / k_layout::block_bytes;
   aligned_buffer<std::int8_t> b(static_cast<std::size_t>(tiles * chunks * 1024));
-  for (index n = 0; n < x.tokens; ++n) {
+  for (index n = 0; n < x.tokens(); ++n) {
     const std::int8_t* src = x.token(n);
     const index tile = n / 16, col = n % 16;
     for (index kc = 0; kc < chunks; ++kc)
@@ -126,9 +130,10 @@ template <class Tiles>
 __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl"))) inline void amx_part(
     Tiles& tiles, const packed_ternary& w, const quantized_activations& x, const std::int8_t* bt, float* y,
     accumulators* acc, index part, index parts) {
-  const index m = w.rows(), n = x.tokens;
+  constexpr index slices = packed_ternary::slices, bb = k_layout::block_bytes;
+  const index m = w.rows(), n = x.tokens();
   const k_layout& l = w.layout();
-  const index chunks = l.padded_k() / 64, chunks_per_group = l.blocks_per_group * 4;
+  const index chunks = l.padded_k() / bb, chunks_per_group = l.blocks_per_group * slices;
   const index row_tiles = (m + 15) / 16, token_tiles = (n + 15) / 16;
   const index t0 = row_tiles * part / parts, t1 = row_tiles * (part + 1) / parts;
 
@@ -144,15 +149,16 @@ __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl"))) inline vo
   for (index t = t0; t < t1; ++t) {
     for (index r = 0; r < 16; ++r) {
       const std::uint8_t* src = w.row(std::min(16 * t + r, m - 1));
-      for (index b = 0; b < chunks / 4; ++b) {
-        const __m512i v = _mm512_loadu_si512(src + 64 * b);
-        for (int s = 0; s < 4; ++s)
-          _mm512_storeu_si512(a.data() + ((4 * b + s) * 16 + r) * 64, _mm512_and_si512(_mm512_srli_epi16(v, 2 * s), m3));
+      for (index b = 0; b < chunks / slices; ++b) {
+        const __m512i v = _mm512_loadu_si512(src + bb * b);
+        for (int s = 0; s < slices; ++s)
+          _mm512_storeu_si512(a.data() + ((slices * b + s) * 16 + r) * bb,
+                              _mm512_and_si512(_mm512_srli_epi16(v, 2 * s), m3));
       }
     }
     for (index nt = 0; nt < token_tiles; nt += 2) {
       const bool two = nt + 1 < token_tiles;
-      float f[2][16][16] = {};
+      tile_epilogue<16, 16, packed_ternary> e[2] = {{w, x, 16 * t, 16 * nt}, {w, x, 16 * t, 16 * (two ? nt + 1 : nt)}};
       for (index g = 0; g < l.groups; ++g) {
         tiles.template zero<0>();
         tiles.template zero<1>();
@@ -167,22 +173,10 @@ __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl"))) inline vo
         }
         tiles.template store<0>(&c[0][0][0], 64);
         if (two) tiles.template store<1>(&c[1][0][0], 64);
-        for (int h = 0; h < (two ? 2 : 1); ++h)
-          for (index r = 0; r < 16 && 16 * t + r < m; ++r)
-            for (index k = 0; k < 16 && 16 * (nt + h) + k < n; ++k) {
-              const index i = 16 * t + r, tok = 16 * (nt + h) + k;
-              const std::int32_t v = c[h][r][k] - x.sum(tok, g);
-              if (acc) (*acc)(tok, i, g) = v;
-              f[h][r][k] += float(v) * w.scale(i, g);
-            }
+        for (int h = 0; h < (two ? 2 : 1); ++h) e[h].add_group(g, &c[h][0][0], acc);
       }
       if (y)
-        for (int h = 0; h < (two ? 2 : 1); ++h)
-          for (index r = 0; r < 16 && 16 * t + r < m; ++r)
-            for (index k = 0; k < 16 && 16 * (nt + h) + k < n; ++k) {
-              const index tok = 16 * (nt + h) + k;
-              y[tok * m + 16 * t + r] = f[h][r][k] * x.scale[static_cast<std::size_t>(tok)];
-            }
+        for (int h = 0; h < (two ? 2 : 1); ++h) e[h].store(y);
     }
   }
   tiles.release();

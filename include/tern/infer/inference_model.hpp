@@ -98,6 +98,9 @@ struct forward_scratch {
   matrix<float> x, h, q, k, v, ctx, tmp, gate, up, last;
   matrix<float> logits;       ///< the result: n x vocab, or 1 x vocab
   std::vector<float> scores;  ///< n_heads x capacity attention weights
+  matrix<float> rope_cos, rope_sin;  ///< cos, sin of p theta for the positions of this call
+  index rope_from = -1;              ///< the first of those positions
+  const void* rope_owner = nullptr;  ///< the model they were computed for
   linear_scratch lin;
 };
 
@@ -115,15 +118,9 @@ class inference_model {
         head_(std::move(head)) {
     check();
     head_dim_ = cfg_.dim / cfg_.n_heads;
-    const index half = head_dim_ / 2;
-    cos_.resize(cfg_.max_seq, half);
-    sin_.resize(cfg_.max_seq, half);
-    for (index p = 0; p < cfg_.max_seq; ++p)
-      for (index i = 0; i < half; ++i) {  // as nn/rotary.hpp: computed in double, rounded to float
-        const double theta = std::pow(cfg_.rope_base, -2.0 * double(i) / double(head_dim_));
-        cos_(p, i) = float(std::cos(double(p) * theta));
-        sin_(p, i) = float(std::sin(double(p) * theta));
-      }
+    theta_.resize(static_cast<std::size_t>(head_dim_ / 2));
+    for (index i = 0; i < head_dim_ / 2; ++i)  // as nn/rotary.hpp
+      theta_[std::size_t(i)] = std::pow(cfg_.rope_base, -2.0 * double(i) / double(head_dim_));
   }
 
   const transformer_config& config() const { return cfg_; }
@@ -136,9 +133,14 @@ class inference_model {
   index head_dim() const { return head_dim_; }
   index kv_dim() const { return cfg_.n_kv_heads * head_dim_; }
 
-  /// A cache for this model with room for `capacity` positions (at most config().max_seq).
+  /// The context a cache gets by default: max_seq, but at most 4096 positions (a long-context
+  /// model's full KV cache would take gigabytes; ask make_cache for more).
+  index default_capacity() const { return std::min<index>(cfg_.max_seq, 4096); }
+
+  /// A cache for this model with room for `capacity` positions (default_capacity() if negative,
+  /// at most config().max_seq).
   kv_cache make_cache(index capacity = -1) const {
-    if (capacity < 0) capacity = cfg_.max_seq;
+    if (capacity < 0) capacity = default_capacity();
     if (capacity == 0 || capacity > cfg_.max_seq)
       throw std::invalid_argument("tern::infer::inference_model::make_cache: capacity " + std::to_string(capacity) +
                                   " is outside [1, max_seq = " + std::to_string(cfg_.max_seq) + "]");
@@ -215,8 +217,8 @@ class inference_model {
       b.q.forward(s.h, s.q, s.lin, sel, ex);
       b.k.forward(s.h, s.k, s.lin, sel, ex);
       b.v.forward(s.h, s.v, s.lin, sel, ex);
-      rope(s.q, p0);
-      rope(s.k, p0);
+      rope(s.q, p0, s);
+      rope(s.k, p0, s);
       for (index i = 0; i < n; ++i) {
         std::copy_n(s.k.row(i).data(), kv_dim(), cache.keys(l, p0 + i));
         std::copy_n(s.v.row(i).data(), kv_dim(), cache.values(l, p0 + i));
@@ -254,11 +256,24 @@ class inference_model {
   }
 
   /// Rotates every head of the n rows of x (token i at position p0 + i), half-split pairs.
-  void rope(matrix<float>& x, index p0) const {
+  void rope(matrix<float>& x, index p0, forward_scratch& s) const {
     const index half = head_dim_ / 2, heads = x.cols() / head_dim_;
+    if (s.rope_owner != this || s.rope_from != p0 || s.rope_cos.rows() != x.rows() || s.rope_cos.cols() != half) {
+      // cos and sin of p theta_i for these positions, as nn/rotary.hpp computes its tables (in
+      // double, rounded to float): no table over all max_seq positions is kept
+      s.rope_cos.resize(x.rows(), half);
+      s.rope_sin.resize(x.rows(), half);
+      for (index i = 0; i < x.rows(); ++i)
+        for (index j = 0; j < half; ++j) {
+          s.rope_cos(i, j) = float(std::cos(double(p0 + i) * theta_[std::size_t(j)]));
+          s.rope_sin(i, j) = float(std::sin(double(p0 + i) * theta_[std::size_t(j)]));
+        }
+      s.rope_from = p0;
+      s.rope_owner = this;
+    }
     for (index i = 0; i < x.rows(); ++i) {
-      const float* c = cos_.row(p0 + i).data();
-      const float* sn = sin_.row(p0 + i).data();
+      const float* c = s.rope_cos.row(i).data();
+      const float* sn = s.rope_sin.row(i).data();
       for (index h = 0; h < heads; ++h) {
         float* r = x.row(i).data() + h * head_dim_;
         for (index j = 0; j < half; ++j) {
@@ -370,7 +385,7 @@ class inference_model {
   frozen_linear head_;
   model_desc desc_;
   index head_dim_ = 0;
-  matrix<float> cos_, sin_;  // max_seq x head_dim/2
+  std::vector<double> theta_;  // RoPE frequencies base^(-2i/d), i < d/2
 };
 
 }  // namespace tern::infer

@@ -19,7 +19,7 @@ namespace tern::infer {
 
 class session {
  public:
-  /// capacity: positions of context (default: the model's max_seq); p: the kernel path, which
+  /// capacity: positions of context (default: the model's default_capacity()); p: the kernel path, which
   /// the CPU must run (std::invalid_argument otherwise).
   explicit session(const inference_model& m, kernels::path p = kernels::detect_path(), index capacity = -1)
       : model_(&m), cache_(m.make_cache(capacity)), path_(p) {

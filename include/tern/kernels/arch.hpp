@@ -34,6 +34,7 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define TERN_KERNELS_X86 1
+#include <cpuid.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -167,6 +168,20 @@ struct avx512vnni : avx512bw {
   }
 };
 
+namespace detail {
+/// CPUID leaf 7: EDX bit 24 AMX-TILE, bit 25 AMX-INT8 (asked directly: clang's
+/// __builtin_cpu_supports does not know the AMX names).
+inline bool cpu_has_amx_int8() {
+#if TERN_KERNELS_X86
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (d >> 24 & 1u) && (d >> 25 & 1u);
+#else
+  return false;
+#endif
+}
+}  // namespace detail
+
 /// Asks the Linux kernel for permission to use the AMX tile data state (arch_prctl
 /// ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA); without it the first tile load faults.
 inline bool amx_permission() {
@@ -190,8 +205,7 @@ struct amx : avx512vnni {
   static constexpr bool native = false, automatic = false;
   static bool supported() {
 #if TERN_KERNELS_X86
-    return avx512vnni::supported() && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") &&
-           amx_permission();
+    return avx512vnni::supported() && detail::cpu_has_amx_int8() && amx_permission();
 #else
     return false;
 #endif

@@ -78,6 +78,13 @@ inline aligned_buffer<std::int8_t> amx_pack_activations(const quantized_activati
   else if constexpr (t == 5) op(5 __VA_OPT__(, ) __VA_ARGS__);                     \
   else if constexpr (t == 6) op(6 __VA_OPT__(, ) __VA_ARGS__);                     \
   else op(7 __VA_OPT__(, ) __VA_ARGS__)
+// The accumulator tile of dpbusd is one of tmm0-3 (the kernel's roles): only those four literals
+// are spelled, so no instruction text names one tile twice (clang checks every spelled call).
+#define TERN_AMX_ON_C_TILE(t, op)    \
+  if constexpr (t == 0) op(0);       \
+  else if constexpr (t == 1) op(1);  \
+  else if constexpr (t == 2) op(2);  \
+  else op(3)
 #define TERN_AMX_DP_B(c, a) \
   if constexpr (B == 6) _tile_dpbusd(c, a, 6); \
   else _tile_dpbusd(c, a, 7)
@@ -115,12 +122,13 @@ struct amx_hardware_tiles {
   [[gnu::always_inline]] void dpbusd() {
     static_assert(C >= 0 && C < 4 && (A == 4 || A == 5) && (B == 6 || B == 7),
                   "amx_hardware_tiles::dpbusd: C in tmm0-3, A in tmm4-5, B in tmm6-7");
-    TERN_AMX_ON_TILE(C, TERN_AMX_DP_A);
+    TERN_AMX_ON_C_TILE(C, TERN_AMX_DP_A);
   }
 };
 #undef TERN_AMX_DP_A
 #undef TERN_AMX_DP_B
 #undef TERN_AMX_ON_TILE
+#undef TERN_AMX_ON_C_TILE
 
 /// Row tiles of part `part` of `parts`, all tokens, on tile unit `tiles` (amx_hardware_tiles
 /// in production). Tile roles: C in tmm0 and tmm1, A in tmm4, B in tmm6 and tmm7. The target

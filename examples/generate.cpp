@@ -30,6 +30,7 @@
 #include "cli_number.hpp"
 #include "tern/infer/generate.hpp"
 #include "tern/infer/session.hpp"
+#include "tern/io/gguf_model.hpp"
 #include "tern/io/model_file.hpp"
 #include "tern/kernels/arch.hpp"
 #include "tern/kernels/executor.hpp"
@@ -49,7 +50,8 @@ namespace {
 const char* usage =
     "usage: tern_generate --model PATH --prompt TEXT [options]\n"
     "  --model PATH       a tern model file (.tern: tern_demo --save-model, tern_finetune --out,\n"
-    "                     tern::save_model) or a Hugging Face Llama checkpoint directory (run in\n"
+    "                     tern::save_model), a GGUF file (.gguf: llama or tern-llama, F32 F16 BF16\n"
+    "                     TQ1_0 TQ2_0) or a Hugging Face Llama checkpoint directory (run in\n"
     "                     full precision; needs a build with tern::hf)\n"
     "  --prompt TEXT      the text to continue (byte-level models: its bytes are the tokens)\n"
     "  --tokenizer DIR    a directory with tokenizer.json or tokenizer.model (default: the checkpoint\n"
@@ -159,6 +161,7 @@ tern::infer::inference_model load(const options& o) {
                              "built without tern::hf (nlohmann-json, pcre2, sentencepiece) and reads tern model files only");
 #endif
   }
+  if (o.model.size() >= 5 && o.model.compare(o.model.size() - 5, 5, ".gguf") == 0) return tern::load_gguf(o.model);
   return tern::load_model(o.model, {.mmap = o.mmap});
 }
 

@@ -1,7 +1,8 @@
 # tern_convert and tern_generate on real files: .tern -> .gguf -> .tern keeps the model (the
 # .tern files compare equal), every --weights choice, the tern-llama architecture, the fallback
 # for rows TQ cannot hold, and tern_generate on each GGUF file.
-# Inputs: FIXTURE, CONVERT, GENERATE (programs), WORK (scratch dir).
+# Inputs: FIXTURE, CONVERT, GENERATE (programs), HF (tern::hf built), NODE_MODULES and SCRIPTS
+# (llama.cpp through node-llama-cpp, when installed), WORK (scratch dir).
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 function(step expect regex)
@@ -37,3 +38,26 @@ step(ok "architecture llama" ${CONVERT} --in narrow.tern --out narrow.gguf --fal
 foreach(f tq2.gguf tq1.gguf f32x.gguf ptq.gguf extra.gguf narrow.gguf)
   step(ok "gguf:" ${GENERATE} --model ${f} --prompt "Hello" -n 4 --temperature 0)
 endforeach()
+# a Hugging Face checkpoint (tern::hf builds): FP32 GGUF with its own tokenizer (vocab, merges,
+# the special token as a control token), which tern_generate runs with that tokenizer
+if(HF)
+  step(ok "architecture llama" ${CONVERT} --in hf --out hf.gguf)
+  step(ok "post-training quantization" ${CONVERT} --in hf --out hf_tq2.gguf --weights tq2)
+  step(ok "tokenizer: bpe" ${GENERATE} --model hf.gguf --tokenizer hf --prompt "to be" -n 4 --temperature 0)
+  file(READ "${WORK}/hf.gguf" head LIMIT 20000 HEX)
+  foreach(piece "tokenizer.ggml.merges" "<|endoftext|>")
+    string(HEX "${piece}" hex)
+    string(FIND "${head}" "${hex}" at)
+    if(at LESS 0)
+      message(FATAL_ERROR "hf.gguf does not hold ${piece}")
+    endif()
+  endforeach()
+  # llama.cpp accepts that vocabulary (when the npm packages are installed)
+  if(EXISTS "${NODE_MODULES}/@node-llama-cpp/linux-x64/package.json")
+    step(ok "^[0-9]+:" node ${SCRIPTS}/llama_cpp_probs.mjs ${NODE_MODULES} ${WORK}/hf.gguf 116,111,32)
+  else()
+    message(STATUS "SKIP: node-llama-cpp not installed in ${NODE_MODULES}: llama.cpp not run on hf.gguf")
+  endif()
+else()
+  message(STATUS "SKIP: the Hugging Face conversions need a build with tern::hf")
+endif()

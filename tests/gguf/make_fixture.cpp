@@ -1,12 +1,19 @@
 // Writes small models for the tern_convert / tern_generate command-line tests:
 // DIR/tq2.tern (ternary, llama-compatible), DIR/f32.gguf (full precision), DIR/extra.gguf
-// (tern-llama: per-projection norms), DIR/narrow.tern (rows of 128 weights: not TQ-able).
+// (tern-llama: per-projection norms), DIR/narrow.tern (rows of 128 weights: not TQ-able), and
+// with tern::hf DIR/hf/ (a Llama checkpoint: config.json, model.safetensors and a byte-level BPE
+// tokenizer.json of 256 + 20 merges + 1 special token).
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
 #include "gguf_test_models.hpp"
 #include "tern/io/gguf_model.hpp"
 #include "tern/io/model_file.hpp"
+#ifdef TERN_FIXTURE_HF
+#include "tern/hf.hpp"
+#endif
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -19,5 +26,13 @@ int main(int argc, char** argv) {
   save_gguf(d + "/f32.gguf", gguf_test::frozen<fp_policy>());
   save_gguf(d + "/extra.gguf", gguf_test::frozen<extra_norm_policy>());
   save_model(d + "/narrow.tern", gguf_test::frozen<qat_policy>(gguf_test::config(128, 384)));
+#ifdef TERN_FIXTURE_HF
+  transformer_config cfg = gguf_test::config();
+  cfg.vocab = 256 + 20 + 1;
+  const auto tokenizer = hf::train_byte_level_bpe("to be or not to be, that is the question\n", 20, {"<|endoftext|>"});
+  transformer<float> random(cfg, 7);
+  hf::export_llama(d + "/hf", random, hf::llama_config::from_transformer_config(cfg));
+  std::ofstream(std::filesystem::path(d) / "hf" / "tokenizer.json") << tokenizer.dump();
+#endif
   return 0;
 }

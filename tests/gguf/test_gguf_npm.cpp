@@ -121,7 +121,7 @@ int hf(const std::string& modules, const std::string& scripts, const fs::path& w
     for (std::size_t i = 0; i < f.tensors().size(); ++i) {
       const gguf_tensor_info& t = f.tensors()[i];
       std::string want = " " + std::to_string(std::uint32_t(t.type)) + " " + std::to_string(offsets[i]);
-      for (auto d : t.dims) want += " " + std::to_string(d);
+      for (auto d : t.dims) want.append(" ").append(std::to_string(d));
       check(tensors[t.name] == want, k.name + ": tensor " + t.name + " read as '" + tensors[t.name] + "', tern meant '" + want + "'");
     }
     std::cout << k.name << ": " << f.tensors().size() << " tensors, " << f.metadata().size() << " keys checked\n";

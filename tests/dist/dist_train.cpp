@@ -111,7 +111,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
   const tern::layer_wise<> schedule(tern::linear_warmup(4), int(cfg.n_layers), 0, 2);
   tern::cross_entropy<float> ce;
   tern::adamw<float> opt({.lr = 3e-3, .weight_decay = 0.01});
-  tern::lr_schedule lr(3e-3, 2, std::max<std::int64_t>(o.steps, 3), 3e-4);
+  tern::lr_schedule lr(3e-3, 2, /*total=*/16, 3e-4);  // fixed: a run stopped early is a prefix of a longer one
   tern::train_state st;
   tern::rng data_rng(11);
   tern::dist::gradient_averager<float> avg(comm, /*bucket_bytes=*/4096);  // several buckets at this size

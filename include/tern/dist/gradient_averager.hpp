@@ -39,6 +39,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "tern/core/parameter.hpp"
 #include "tern/dist/communicator.hpp"
 #include "tern/io/checksum.hpp"
@@ -79,8 +81,7 @@ class gradient_averager {
     check_layout(model);
     std::size_t at = 0;
     model.for_each_parameter([&](std::string_view, parameter<T>& p) {
-      const T* g = p.grad.data();
-      for (std::size_t i = 0, n = std::size_t(p.grad.size()); i < n; ++i) buffer_[at + i] = w * g[i];
+      flat(buffer_.data() + at, p.grad.size()) = w * flat(p.grad.data(), p.grad.size());
       at += std::size_t(p.grad.size());
     });
     for (std::size_t i = 0; i < buffer_.size(); i += bucket_elems_) {
@@ -90,8 +91,7 @@ class gradient_averager {
     }
     at = 0;
     model.for_each_parameter([&](std::string_view, parameter<T>& p) {
-      T* g = p.grad.data();
-      for (std::size_t i = 0, n = std::size_t(p.grad.size()); i < n; ++i) g[i] = buffer_[at + i];
+      flat(p.grad.data(), p.grad.size()) = flat(buffer_.data() + at, p.grad.size());
       at += std::size_t(p.grad.size());
     });
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -122,6 +122,9 @@ class gradient_averager {
   }
 
  private:
+  /// n contiguous values as a vector (the packing is a vectorised copy).
+  static Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> flat(T* p, Eigen::Index n) { return {p, n}; }
+
   template <class F>
   void timed(F&& f) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -6,11 +6,7 @@
 // same global batch, trains on its shard, and the gradients are averaged; rank 0 writes the
 // checkpoint and sends it to every rank on loading, and alone prints. Without MPI, or on one
 // rank, the shard is the whole batch and the averager does nothing.
-#include <tern/tern.hpp>
-#include <tern/dist/environment.hpp>
-#include <tern/dist/gradient_averager.hpp>
-#include <tern/dist/root_checkpoint.hpp>
-#include <tern/dist/shard_batch.hpp>
+#include <tern/tern.hpp>  // tern/dist/ included
 
 #include <cstdio>
 #include <iostream>

@@ -22,6 +22,11 @@
 // The float sum of allreduce_sum with two ranks is x_0 + x_1, the same on both ranks (IEEE
 // addition is commutative); with more ranks the order is the MPI library's reduction tree,
 // fixed for a given library, rank count and message size.
+//
+// The two definitions live in different inline namespaces (with_mpi, without_mpi), so a
+// program whose translation units disagree on TERN_HAS_MPI fails to link instead of merging
+// two different classes of one name (an ODR violation); gradient_averager names the
+// communicator type among its template arguments for the same reason.
 #include <algorithm>
 #include <climits>
 #include <cstddef>
@@ -37,6 +42,7 @@
 namespace tern::dist {
 
 #if defined(TERN_HAS_MPI)
+inline namespace with_mpi {
 
 class communicator {
  public:
@@ -95,7 +101,9 @@ class communicator {
   int rank_ = 0, size_ = 1;
 };
 
+}  // namespace with_mpi
 #else  // one process: no MPI
+inline namespace without_mpi {
 
 class communicator {
  public:
@@ -117,6 +125,7 @@ class communicator {
   [[noreturn]] void abort(int code) const { std::_Exit(code); }
 };
 
+}  // namespace without_mpi
 #endif
 
 }  // namespace tern::dist

@@ -21,6 +21,11 @@
 #include "tern/dist/communicator.hpp"
 
 namespace tern::dist {
+#if defined(TERN_HAS_MPI)
+inline namespace with_mpi {
+#else
+inline namespace without_mpi {
+#endif
 
 class environment {
  public:
@@ -62,4 +67,5 @@ class environment {
   bool owner_ = false;
 };
 
+}  // inline namespace with_mpi / without_mpi (see communicator.hpp)
 }  // namespace tern::dist

@@ -48,19 +48,20 @@
 
 namespace tern::dist {
 
-/// T: the parameters' scalar type (float or double).
-template <class T>
+/// T: the parameters' scalar type (float or double). Comm: the communicator type (MPI's or the
+/// one-process one: part of the name, see communicator.hpp).
+template <class T, class Comm = communicator>
 class gradient_averager {
  public:
   static constexpr std::size_t default_bucket_bytes = std::size_t(4) << 20;
 
-  explicit gradient_averager(communicator comm, std::size_t bucket_bytes = default_bucket_bytes)
+  explicit gradient_averager(Comm comm, std::size_t bucket_bytes = default_bucket_bytes)
       : comm_(comm), bucket_elems_(bucket_bytes / sizeof(T)) {
     if (bucket_elems_ == 0)
       throw std::invalid_argument("gradient_averager: bucket_bytes must hold at least one value");
   }
 
-  const communicator& comm() const { return comm_; }
+  const Comm& comm() const { return comm_; }
 
   /// Call after backward on this rank's shard: `local_loss` is the mean loss over its
   /// `local_tokens` (> 0) tokens. Returns the global mean loss; the gradients of `model` become
@@ -150,7 +151,7 @@ class gradient_averager {
                                   " tensors, or other shapes); use one averager per model");
   }
 
-  communicator comm_;
+  Comm comm_;
   std::size_t bucket_elems_;
   std::vector<std::size_t> sizes_;
   std::vector<T> buffer_;

@@ -4,8 +4,10 @@
 #              [-DDEMO=<tern_demo>] [-DTRAIN_LOOP=<train_loop>] -P dist_cases.cmake
 #   one_vs_two_ranks  8 steps of the same global batches on 1 rank and on 2: the weights agree
 #                     within the float summation-order tolerance (||w2 - w1|| <= 1e-4 ||w1 - w0||),
-#                     the 2 ranks' replicas are identical, and two 2-rank runs write the same
-#                     checkpoint byte for byte
+#                     the progress lines (global loss, global gradient norm) are the same, the
+#                     2 ranks' replicas are identical, and two 2-rank runs write the same
+#                     checkpoint byte for byte; 3 ranks (shards of 1, 1 and 2 windows: the
+#                     token-weighted average) agree with 1 rank within the same tolerance
 #   resume            a 2-rank run checkpointed at step 4 (rank 0 writes) and resumed by 2 new
 #                     ranks (rank 0 reads and sends) ends with the checkpoint of the uninterrupted
 #                     2-rank run, byte for byte
@@ -57,9 +59,19 @@ if(CASE STREQUAL "one_vs_two_ranks")
   if(NOT r2_out MATCHES "replicas identical")
     message(FATAL_ERROR "dist_cases ${CASE}: no 'replicas identical' in:\n${r2_out}")
   endif()
+  # The progress lines print the loss and |g| of the global batch: the same digits on 1 and 2 ranks.
+  set(progress "step [0-9]+/8  loss [0-9.]+  lambda [0-9.]+  lr [0-9.e+-]+  .g. [0-9.e+-]+")
+  string(REGEX MATCHALL "${progress}" p1 "${r1_out}")
+  string(REGEX MATCHALL "${progress}" p2 "${r2_out}")
+  list(LENGTH p1 n1)
+  if(NOT n1 EQUAL 2 OR NOT "${p1}" STREQUAL "${p2}")
+    message(FATAL_ERROR "dist_cases ${CASE}: progress lines differ between 1 and 2 ranks:\n${p1}\n${p2}")
+  endif()
   mpi_run(2 r3 ${PROGRAM} --steps 8 --save two_again.ckpt)
   expect_ok(r3 "2 ranks again")
   expect_same_file(two.ckpt two_again.ckpt "two 2-rank runs")
+  mpi_run(3 r4 ${PROGRAM} --steps 8 --compare one.ckpt --tolerance 1e-4)
+  expect_ok(r4 "3 ranks (uneven shards) against 1")
 elseif(CASE STREQUAL "resume")
   mpi_run(2 a ${PROGRAM} --steps 8 --save straight.ckpt)
   expect_ok(a "uninterrupted 2-rank run")

@@ -33,6 +33,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #if defined(TERN_HAS_MPI)
@@ -52,6 +54,12 @@ class communicator {
   static communicator self() { return communicator(MPI_COMM_SELF); }
   /// An existing MPI communicator; the caller keeps it alive.
   explicit communicator(MPI_Comm comm) : comm_(comm) {
+    int initialised = 0, finalised = 0;
+    MPI_Initialized(&initialised);
+    MPI_Finalized(&finalised);
+    if (!initialised || finalised)
+      throw std::logic_error(std::string("tern::dist::communicator: MPI is ") + (finalised ? "finalised" : "not initialised") +
+                             " (keep a tern::dist::environment alive in main while communicating)");
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
   }

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake make g++ libeigen3-dev libxsimd-dev libxxhash-dev catch2 libbenchmark-dev g++-aarch64-linux-gnu qemu-user
-          clang libclang-rt-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev sentencepiece
+          clang libclang-rt-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev sentencepiece gnuplot-nox
           libopenmpi-dev openmpi-bin)
 jobs=$(nproc 2>/dev/null || echo 2)
 

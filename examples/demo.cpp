@@ -24,7 +24,12 @@
 // prints, saves (--save-fp, the deployment) and measures the frozen model; --threads is per
 // rank. A rank that fails ends every rank with its message.
 //
-// Usage: tern_demo [--corpus FILE] [--steps N] [--ft-steps N] [--dim D] [--layers L]
+// With --ft-corpus FILE the variants fine-tune on FILE instead of the pretraining corpus, and
+// every model is evaluated on both: the pretraining corpus's held-out split (what the fine-tuning
+// must not destroy) and FILE's. With --log-dir DIR every training run writes DIR/<variant>.csv,
+// one row per step (examples/plot_curves.sh draws them).
+//
+// Usage: tern_demo [--corpus FILE] [--ft-corpus FILE] [--log-dir DIR] [--steps N] [--ft-steps N] [--dim D] [--layers L]
 //                  [--heads H] [--seq S] [--batch B] [--seed N] [--threads N] [--quick] ...
 //        tern_demo --help
 #include <Eigen/Core>
@@ -36,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -85,6 +91,8 @@ using tern_cli::parse_number;
 
 struct options {
   std::string corpus;                     // empty: the built-in Markov source
+  std::string ft_corpus;                  // empty: fine-tune on `corpus`
+  std::string log_dir;                    // empty: no per-step metrics files
   std::int64_t synthetic_bytes = 1 << 20;  // size of the generated default corpus
   std::int64_t steps = 1500;               // FP training steps
   std::int64_t ft_steps = 300;             // fine-tuning steps of every ternary variant
@@ -112,6 +120,10 @@ struct options {
 const char* usage =
     "usage: tern_demo [options]\n"
     "  --corpus FILE      text file to model byte by byte (default: built-in synthetic Markov source)\n"
+    "  --ft-corpus FILE   fine-tune the ternary variants on FILE (distinct from the pretraining data);\n"
+    "                     every model is then evaluated on both corpora's validation splits\n"
+    "  --log-dir DIR      write DIR/<variant>.csv: step, loss, lr, grad_norm, tokens_per_s, skipped,\n"
+    "                     lambda_mean and lambda per layer, one row per training step\n"
     "  --synthetic-bytes N  size of the generated default corpus (default 1048576)\n"
     "  --steps N          FP training steps (default 1500)\n"
     "  --ft-steps N       fine-tuning steps of each ternary variant (default 300)\n"
@@ -175,6 +187,8 @@ options parse(int argc, char** argv) {
     if (i + 1 >= args.size()) throw std::invalid_argument("option " + a + " needs a value (or is unknown)");
     const std::string& v = args[++i];
     if (a == "--corpus") o.corpus = v;
+    else if (a == "--ft-corpus") o.ft_corpus = v;
+    else if (a == "--log-dir") o.log_dir = v;
     else if (a == "--synthetic-bytes") o.synthetic_bytes = parse_number<std::int64_t>(a, v);
     else if (a == "--steps") o.steps = parse_number<std::int64_t>(a, v);
     else if (a == "--ft-steps") o.ft_steps = parse_number<std::int64_t>(a, v);
@@ -255,7 +269,7 @@ options parse(int argc, char** argv) {
   check_range("--log-every", o.log_every, std::int64_t(0), max_steps, "a period in steps; 0: no progress lines");
   if (!(o.ramp_end > 0 && o.ramp_end <= 1)) throw std::invalid_argument("option --ramp-end must be in (0, 1]");
   if (!(o.ramp_len > 0 && o.ramp_len <= 1)) throw std::invalid_argument("option --ramp-len must be in (0, 1]");
-  for (const char* opt : {"--corpus", "--save-fp", "--load-fp"})
+  for (const char* opt : {"--corpus", "--ft-corpus", "--log-dir", "--save-fp", "--load-fp"})
     if (given_empty(args, opt)) throw std::invalid_argument(std::string("option ") + opt + " needs a file name, got ''");
   return o;
 }
@@ -283,7 +297,8 @@ std::string model_tag(const tern::transformer_config& c) {
 
 struct result {
   bool ran = true;      // false: skipped with --variants
-  double val_loss = 0;  // nats per byte
+  double val_loss = 0;  // nats per byte, on the pretraining corpus's validation split
+  double ft_val_loss = NAN;  // nats per byte on --ft-corpus's validation split (NAN: none)
   std::int64_t steps = 0, tokens = 0;
   double seconds = 0;
   double bits() const { return val_loss / std::log(2.0); }
@@ -347,7 +362,27 @@ result train_model(Model& m, const std::string& label, const tern::byte_corpus& 
     for (index l = 0; l < m.n_layers(); ++l) s += m.lambda(l);
     return s / double(m.n_layers());
   };
+  std::ofstream metrics;
+  if (!o.log_dir.empty() && comm.is_root()) {  // rank 0 writes the metrics (the same on every rank)
+    const std::string file = (std::filesystem::path(o.log_dir) / (label + ".csv")).string();
+    metrics.open(file);
+    if (!metrics) throw std::runtime_error("--log-dir: cannot write '" + file + "'");
+    metrics << "step,loss,lr,grad_norm,tokens_per_s,skipped,lambda_mean";
+    for (index l = 0; l < m.n_layers(); ++l) metrics << ",lambda_" << l;
+    metrics << "\n";
+    to.on_step = [&](const tern::step_record& r) {
+      double mean = 0;
+      for (index l = 0; l < m.n_layers(); ++l) mean += m.lambda(l);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%lld,%.6g,%.6g,%.6g,%.1f,%d,%.6g", static_cast<long long>(r.step), r.loss, r.lr,
+                    r.grad_norm, r.tokens_per_s, r.skipped ? 1 : 0, mean / double(m.n_layers()));
+      metrics << buf;
+      for (index l = 0; l < m.n_layers(); ++l) metrics << ',' << m.lambda(l);
+      metrics << '\n';
+    };
+  }
   const tern::train_report rep = tern::train(m, opt, lr, state, step, to);
+  if (metrics && !metrics.flush()) throw std::runtime_error("--log-dir: writing the metrics of " + label + " failed");
   if (rep.skipped > 0) log_of(comm) << "[" << label << "] " << rep.skipped << " steps skipped (non-finite loss or gradient)\n";
   result r;
   r.steps = state.step;
@@ -530,6 +565,27 @@ int run(const options& o, const tern::dist::communicator& comm) {
   log << "corpus: " << corpus.name() << ", " << corpus.size() << " bytes (" << corpus.train_size()
             << " train, " << corpus.validation_size() << " validation; " << starts.size() << " validation windows of "
             << o.seq << ")\n";
+  std::optional<tern::byte_corpus> ft_holder;
+  if (!o.ft_corpus.empty()) {
+    ft_holder.emplace(tern::byte_corpus::from_file(o.ft_corpus, 0.1, o.seq + 1));
+    log << "fine-tuning corpus: " << ft_holder->name() << ", " << ft_holder->size() << " bytes ("
+              << ft_holder->train_size() << " train, " << ft_holder->validation_size() << " validation)\n";
+  }
+  if (!o.log_dir.empty() && comm.is_root()) {
+    std::error_code ec;
+    if (std::filesystem::exists(o.log_dir, ec) && !std::filesystem::is_directory(o.log_dir, ec))
+      throw std::runtime_error("--log-dir: '" + o.log_dir + "' exists and is not a directory");
+    std::filesystem::create_directories(o.log_dir, ec);
+    if (ec) throw std::runtime_error("--log-dir: cannot create '" + o.log_dir + "': " + ec.message());
+  }
+  // The variants fine-tune on `ft`; every model is evaluated on the pretraining split and, with
+  // --ft-corpus, on the fine-tuning corpus's split too.
+  const tern::byte_corpus& ft = ft_holder ? *ft_holder : corpus;
+  const auto ft_starts = ft_holder ? ft.validation_starts(o.seq, o.eval_windows) : starts;
+  const auto evaluate_both = [&](auto& m, result& r) {
+    r.val_loss = evaluate(m, corpus, starts, o.seq, comm);
+    if (ft_holder) r.ft_val_loss = evaluate(m, ft, ft_starts, o.seq, comm);
+  };
   if (source)
     log << "  true entropy rate of the source: " << source->entropy_bits_per_byte() << " bits/byte = "
               << source->entropy_nats_per_byte() << " nats/byte\n";
@@ -562,7 +618,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
       tern::dist::save_checkpoint_on_root(comm, o.save_fp, fp, model_tag(cfg), nullptr, &st);
     }
   }
-  r_fp.val_loss = evaluate(fp, corpus, starts, o.seq, comm);
+  evaluate_both(fp, r_fp);
   log << "fp: validation " << r_fp.val_loss << " nats/byte\n";
 
   // ---- (2) ternary variants, all fine-tuned on the same batches ----
@@ -579,7 +635,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
     qat_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
     m.set_lambda(1.0);
-    r_ptq.val_loss = evaluate(m, corpus, starts, o.seq, comm);
+    evaluate_both(m, r_ptq);
     r_ptq.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     log << "ptq: validation " << r_ptq.val_loss << " nats/byte\n";
   }
@@ -590,17 +646,17 @@ int run(const options& o, const tern::dist::communicator& comm) {
   if (o.runs("qat_abrupt")) {
     qat_model& m = m_abrupt.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_abrupt = train_model(m, "qat_abrupt", corpus, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
+    r_abrupt = train_model(m, "qat_abrupt", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
-    r_abrupt.val_loss = evaluate(m, corpus, starts, o.seq, comm);
+    evaluate_both(m, r_abrupt);
   }
   result r_norm = skipped();
   if (o.runs("qat_norm")) {
     norm_model& m = m_norm.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_norm = train_model(m, "qat_norm", corpus, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
+    r_norm = train_model(m, "qat_norm", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
-    r_norm.val_loss = evaluate(m, corpus, starts, o.seq, comm);
+    evaluate_both(m, r_norm);
   }
   result r_paper = skipped();
   if (o.runs("paper")) {
@@ -622,18 +678,18 @@ int run(const options& o, const tern::dist::communicator& comm) {
                 << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
     norm_model& m = m_paper.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_paper = train_model(m, "paper", corpus, o, comm, o.ft_steps, o.ft_lr, ft_seed,
+    r_paper = train_model(m, "paper", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed,
                           [&](std::int64_t t) { m.set_lambda(schedule, t); });
     m.set_lambda(1.0);
-    r_paper.val_loss = evaluate(m, corpus, starts, o.seq, comm);
+    evaluate_both(m, r_paper);
   }
   result r_kd = skipped();
   if (o.runs("kd")) {
     qat_model& m = m_kd.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_kd = train_model(m, "kd", corpus, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); }, &fp);
+    r_kd = train_model(m, "kd", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); }, &fp);
     m.set_lambda(1.0);
-    r_kd.val_loss = evaluate(m, corpus, starts, o.seq, comm);
+    evaluate_both(m, r_kd);
   }
 
   // Rank 0 alone deploys (one file, measured speeds undisturbed) and reports.
@@ -681,8 +737,12 @@ int run(const options& o, const tern::dist::communicator& comm) {
               static_cast<long long>(corpus.size()), static_cast<unsigned long long>(o.seed),
               static_cast<long long>(cfg.dim), static_cast<long long>(cfg.n_layers));
   if (source) std::printf("source entropy (the limit): %.4f bits/byte\n", source->entropy_bits_per_byte());
-  std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
-              "steps", "tokens", "seconds");
+  if (ft_holder)
+    std::printf("fine-tuned on: %s, %lld bytes; 'val nats' is the pretraining corpus's validation split, 'ft nats' "
+                "the fine-tuning corpus's\n",
+                ft.name().c_str(), static_cast<long long>(ft.size()));
+  std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s%s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
+              "steps", "tokens", "seconds", ft_holder ? "   ft nats" : "");
   for (const auto& rw : rows) {
     if (!rw.r->ran) {
       std::printf("%-11s %-33s %9s\n", rw.key, rw.what, "skipped");
@@ -692,9 +752,11 @@ int run(const options& o, const tern::dist::communicator& comm) {
     // "gap closed" needs ptq and a positive PTQ-to-FP gap; '-' otherwise.
     char closed[32] = "-";
     if (gap > 0) std::snprintf(closed, sizeof closed, "%.1f%%", (r_ptq.val_loss - rw.r->val_loss) / gap * 100.0);
-    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %10s %6lld %9lld %8.1f\n", rw.key, rw.what, rw.r->val_loss,
+    char ft_col[32] = "";
+    if (ft_holder) std::snprintf(ft_col, sizeof ft_col, " %9.4f", rw.r->ft_val_loss);
+    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %10s %6lld %9lld %8.1f%s\n", rw.key, rw.what, rw.r->val_loss,
                 rw.r->bits(), rel, closed, static_cast<long long>(rw.r->steps), static_cast<long long>(rw.r->tokens),
-                rw.r->seconds);
+                rw.r->seconds, ft_col);
   }
   for (const deployment* d : {dep ? &*dep : nullptr, dep_best ? &*dep_best : nullptr}) {
     if (!d) continue;
@@ -708,8 +770,21 @@ int run(const options& o, const tern::dist::communicator& comm) {
     std::printf("  sample: %s\n", printable(d->sample).c_str());
   }
   if (!best_key.empty())
-    std::printf("\nbest ternary variant by validation loss: %s%s\n", best_key.c_str(),
+    std::printf("\nbest ternary variant by validation loss%s: %s%s\n", ft_holder ? " on the pretraining corpus" : "",
+                best_key.c_str(),
                 best_key == "paper" ? " (the paper's recipe)" : (r_paper.ran ? " (not the paper's recipe)" : ""));
+  std::string best_ft_key;
+  if (ft_holder) {
+    double best = INFINITY;
+    for (const auto& rw : rows)
+      if (rw.r->ran && rw.r != &r_fp && rw.r != &r_ptq && rw.r->ft_val_loss < best) {
+        best = rw.r->ft_val_loss;
+        best_ft_key = rw.key;
+      }
+    if (!best_ft_key.empty())
+      std::printf("best ternary variant by validation loss on the fine-tuning corpus: %s%s\n", best_ft_key.c_str(),
+                  best_ft_key == "paper" ? " (the paper's recipe)" : "");
+  }
   std::printf("total %.1f s\n", total_seconds);
 
   std::string json = "{\"tern_demo\":{";
@@ -720,12 +795,18 @@ int run(const options& o, const tern::dist::communicator& comm) {
     }
     json += std::string("\"") + rw.key + "\":{\"val_loss\":" + json_number(rw.r->val_loss) +
             ",\"bits_per_byte\":" + json_number(rw.r->bits()) + ",\"steps\":" + std::to_string(rw.r->steps) +
-            ",\"tokens\":" + std::to_string(rw.r->tokens) + ",\"seconds\":" + json_number(rw.r->seconds) + "},";
+            ",\"tokens\":" + std::to_string(rw.r->tokens) + ",\"seconds\":" + json_number(rw.r->seconds) +
+            (ft_holder ? ",\"ft_val_loss\":" + json_number(rw.r->ft_val_loss) : std::string()) + "},";
   }
   json += "\"corpus\":{\"name\":\"" + tern::detail::json_escape(corpus.name()) + "\",\"bytes\":" +
           std::to_string(corpus.size()) + ",\"train_bytes\":" + std::to_string(corpus.train_size()) +
           ",\"validation_bytes\":" + std::to_string(corpus.validation_size()) +
           (source ? ",\"entropy_bits_per_byte\":" + json_number(source->entropy_bits_per_byte()) : std::string()) + "},";
+  if (ft_holder)
+    json += "\"ft_corpus\":{\"name\":\"" + tern::detail::json_escape(ft.name()) + "\",\"bytes\":" + std::to_string(ft.size()) +
+            ",\"train_bytes\":" + std::to_string(ft.train_size()) + ",\"validation_bytes\":" +
+            std::to_string(ft.validation_size()) + ",\"best\":" +
+            (best_ft_key.empty() ? std::string("null") : "\"" + best_ft_key + "\"") + "},";
   json += "\"model\":{\"dim\":" + std::to_string(cfg.dim) + ",\"layers\":" + std::to_string(cfg.n_layers) +
           ",\"heads\":" + std::to_string(cfg.n_heads) + ",\"seq\":" + std::to_string(o.seq) +
           ",\"batch\":" + std::to_string(o.batch) + "},";

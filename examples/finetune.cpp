@@ -9,7 +9,8 @@
 //     3. validation loss of the FP model and of the student quantized without training (PTQ);
 //     4. trains N steps (progress lines; a checkpoint every --checkpoint-every steps that
 //        --resume continues bit for bit); --kd distils from the FP model instead of the corpus;
-//     5. validation loss after, fully ternary; freeze and save (see freeze_and_save below).
+//     5. validation loss after, fully ternary; freeze to packed 2-bit weights and save MODEL.tern
+//        with the tokenizer in MODEL.tern.tokenizer/ (tern_generate --model MODEL.tern runs it).
 //   tern_finetune --make-tiny-checkpoint DIR [--corpus FILE] [--pretrain-steps N]
 //     writes a small Llama (GQA, untied head) in the Hugging Face layout with a byte-level BPE
 //     tokenizer trained on FILE (or a built-in text), optionally trained N steps first: a
@@ -58,6 +59,7 @@ const char* usage =
     "  --seq S --batch B  window length and windows per step (default 128, 8)\n"
     "  --resume CKPT      continue a run from its checkpoint (same options)\n"
     "  --checkpoint PATH  where checkpoints go (default MODEL.tern.ckpt)\n"
+    "  --bitnet-out DIR   also write the ternary model in the Hugging Face BitNet layout to DIR\n"
     "  --checkpoint-every N  checkpoint period in steps (default: steps / 4; 0: only at the end)\n"
     "  --stop-at N        stop after step N of the N-step schedule (checkpoint written; continue\n"
     "                     later with --resume)\n"
@@ -70,7 +72,7 @@ const char* usage =
     "  --help             this text\n";
 
 struct options {
-  std::string model, corpus, out, resume, checkpoint, make_tiny;
+  std::string model, corpus, out, resume, checkpoint, make_tiny, bitnet_out;
   std::string policy = "paper";
   bool kd = false;
   double kd_tau = 1.0, lr = 3e-4, clip = 1.0, weight_decay = 0.01, ramp_end = 0.25, ramp_len = 0.5;
@@ -111,6 +113,7 @@ options parse(int argc, char** argv) {
     else if (a == "--out") o.out = v;
     else if (a == "--resume") o.resume = v;
     else if (a == "--checkpoint") o.checkpoint = v;
+    else if (a == "--bitnet-out") o.bitnet_out = v;
     else if (a == "--make-tiny-checkpoint") o.make_tiny = v;
     else if (a == "--policy") {
       if (v != "paper" && v != "qat" && v != "qat_norm")
@@ -173,23 +176,29 @@ std::string model_tag(const std::string& policy, const tern::transformer_config&
 }
 
 // ---- the last step ----
-// Freezes the fine-tuned model and writes MODEL.tern (tern's packed model file). Until tern's
-// frozen-model API (tern::freeze, tern::save_model) is available to this program, it writes the
-// fully ternary model in the Hugging Face BitNet layout (hf/bitnet_export.hpp) to MODEL.tern.hf/,
-// with the checkpoint's tokenizer files, and says so.
+// Freezes the fine-tuned model (every ternary projection packed as 2-bit tq2, the head FP32) and
+// writes MODEL.tern (tern's model file, docs/model_file.md) with the checkpoint's tokenizer files
+// in MODEL.tern.tokenizer/, where tern_generate finds them; with --bitnet-out DIR also the Hugging
+// Face BitNet layout (hf/bitnet_export.hpp).
 template <class Model>
-std::string freeze_and_save(const std::string& out, Model& model, const tern::hf::llama_config& config,
-                            const std::string& hf_dir) {
-  const std::string dir = out + ".hf";
+std::string freeze_and_save(const options& o, Model& model, const tern::hf::llama_config& config) {
   model.set_lambda(1.0);
-  tern::hf::export_bitnet(dir, model, config);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json"})
-    if (fs::exists(fs::path(hf_dir) / f))
-      fs::copy_file(fs::path(hf_dir) / f, fs::path(dir) / f, fs::copy_options::overwrite_existing);
-  std::cerr << "note: tern's model file is not available to this build yet; wrote the ternary model in the "
-               "Hugging Face BitNet layout to "
-            << dir << "/ instead of " << out << "\n";
-  return dir;
+  tern::save_model(o.out, tern::infer::freeze(model));
+  const fs::path tok_dir = o.out + ".tokenizer";
+  fs::create_directories(tok_dir);
+  auto copy_tokenizer = [&](const fs::path& to) {
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json"})
+      if (fs::exists(fs::path(o.model) / f))
+        fs::copy_file(fs::path(o.model) / f, to / f, fs::copy_options::overwrite_existing);
+  };
+  copy_tokenizer(tok_dir);
+  std::cerr << "saved: " << o.out << " (tokenizer in " << tok_dir.string() << "/)\n";
+  if (!o.bitnet_out.empty()) {
+    tern::hf::export_bitnet(o.bitnet_out, model, config);
+    copy_tokenizer(o.bitnet_out);
+    std::cerr << "saved: " << o.bitnet_out << "/ (Hugging Face BitNet layout)\n";
+  }
+  return o.out;
 }
 
 struct run_result {
@@ -276,7 +285,7 @@ run_result fine_tune(const options& o, const tern::hf::llama_config& config, ter
   m.set_lambda(1.0);
   r.final_loss = tern::evaluate_lm(m, corpus, starts, o.seq);
   std::cerr << "validation after: " << r.final_loss << " nats/token (fully ternary)\n";
-  r.saved = freeze_and_save(o.out, m, config, o.model);
+  r.saved = freeze_and_save(o, m, config);
   return r;
 }
 

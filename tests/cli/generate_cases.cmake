@@ -2,7 +2,7 @@
 # files. Options are checked before the model is read, so no model is needed for those cases;
 # the demo's ctest runs tern_generate on a real saved model.
 cli_ok("usage: tern_generate" "--help")
-cli_refused("--model FILE is required" "--prompt x")
+cli_refused("--model PATH is required" "--prompt x")
 cli_refused("--prompt TEXT is required" "--model m.tern")
 cli_refused("the prompt is empty" "--model m.tern --prompt ''")
 cli_refused("unknown option --bogus" "--model m.tern --prompt x --bogus 1")

@@ -1,7 +1,9 @@
 # ctest driver for tern_finetune: make a tiny checkpoint, fine-tune it (checkpoint at step 3 of
 # 6), resume a second run from the step-3 checkpoint, and require the same final validation
-# loss; the BitNet-layout output must hold config.json, model.safetensors and the tokenizer.
-# Inputs: PROGRAM, WORK (scratch dir), CORPUS (a text file).
+# loss. The output is a tern model file with the tokenizer beside it, which tern_generate runs
+# (greedy twice: the same text); tern_generate also runs the Hugging Face checkpoint itself; the
+# --bitnet-out copy holds config.json, model.safetensors and the tokenizer.
+# Inputs: PROGRAM, GENERATE (tern_generate), WORK (scratch dir), CORPUS (a text file).
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 function(run_step name)
@@ -16,7 +18,7 @@ endfunction()
 run_step(make --make-tiny-checkpoint ${WORK}/tiny --corpus ${CORPUS} --pretrain-steps 10 --threads 1)
 set(common --model ${WORK}/tiny --corpus ${CORPUS} --steps 6 --seq 32 --batch 4 --eval-windows 8 --log-every 2
            --lr 1e-3 --threads 1)
-run_step(full ${common} --out ${WORK}/full.tern --checkpoint-every 3)
+run_step(full ${common} --out ${WORK}/full.tern --checkpoint-every 3 --bitnet-out ${WORK}/full.bitnet)
 string(REGEX MATCH "\"final\":([0-9.]+)" m "${last_out}")
 set(full_final ${CMAKE_MATCH_1})
 if(NOT full_final)
@@ -25,12 +27,32 @@ endif()
 if(NOT last_err MATCHES "validation before: fp" OR NOT last_err MATCHES "\\[paper\\] step 6/6")
   message(FATAL_ERROR "progress or validation lines missing:\n${last_err}")
 endif()
-foreach(f config.json model.safetensors tokenizer.json)
-  if(NOT EXISTS ${WORK}/full.tern.hf/${f})
-    message(FATAL_ERROR "the fine-tuned model's ${f} is missing from ${WORK}/full.tern.hf")
+foreach(f full.tern full.tern.tokenizer/tokenizer.json full.bitnet/config.json full.bitnet/model.safetensors
+          full.bitnet/tokenizer.json)
+  if(NOT EXISTS ${WORK}/${f})
+    message(FATAL_ERROR "the fine-tuned model's ${f} is missing from ${WORK}")
   endif()
 endforeach()
-file(READ ${WORK}/full.tern.hf/config.json cfg)
+# generate from the fine-tuned model file and from the FP checkpoint directory
+function(generate name model)
+  execute_process(COMMAND ${GENERATE} --model ${model} --prompt "The tern" -n 12 --temperature 0 --threads 1
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "tern_generate on ${model} failed with ${rc}:\n${out}\n${err}")
+  endif()
+  if(NOT err MATCHES "tokenizer: bpe" OR NOT err MATCHES "generated 12")
+    message(FATAL_ERROR "tern_generate on ${model} did not use the checkpoint's tokenizer or stopped early:\n${err}")
+  endif()
+  set(${name} "${out}" PARENT_SCOPE)
+endfunction()
+generate(ternary_a ${WORK}/full.tern)
+generate(ternary_b ${WORK}/full.tern)
+if(NOT ternary_a STREQUAL ternary_b)
+  message(FATAL_ERROR "greedy generation differs between two runs:\n'${ternary_a}'\n'${ternary_b}'")
+endif()
+generate(fp_text ${WORK}/tiny)
+message(STATUS "generated from the fine-tuned model: '${ternary_a}'; from the FP checkpoint: '${fp_text}'")
+file(READ ${WORK}/full.bitnet/config.json cfg)
 if(NOT cfg MATCHES "\"use_rms_norm\": true")
   message(FATAL_ERROR "the BitNet export's config.json lacks use_rms_norm: true:\n${cfg}")
 endif()
@@ -42,3 +64,15 @@ if(NOT CMAKE_MATCH_1 STREQUAL full_final)
   message(FATAL_ERROR "the resumed run ends at ${CMAKE_MATCH_1}, the uninterrupted one at ${full_final}")
 endif()
 message(STATUS "resumed run ends at the uninterrupted run's loss ${full_final}")
+# a model file whose vocabulary is not bytes, with no tokenizer beside it: a clear error
+file(COPY_FILE ${WORK}/full.tern ${WORK}/alone.tern)
+execute_process(COMMAND ${GENERATE} --model ${WORK}/alone.tern --prompt "x" -n 2 --threads 1
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "no tokenizer was found.*--tokenizer DIR")
+  message(FATAL_ERROR "tern_generate ran a non-byte model without a tokenizer (rc ${rc}):\n${err}")
+endif()
+execute_process(COMMAND ${GENERATE} --model ${WORK}/alone.tern --tokenizer ${WORK}/tiny --prompt "x" -n 2 --threads 1
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT err MATCHES "tokenizer: bpe")
+  message(FATAL_ERROR "tern_generate --tokenizer failed (rc ${rc}):\n${err}")
+endif()

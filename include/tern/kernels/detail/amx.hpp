@@ -103,23 +103,23 @@ struct amx_hardware_tiles {
   }
   [[gnu::always_inline, gnu::target("amx-tile")]] void release() { _tile_release(); }
   template <int T>
-  [[gnu::always_inline]] void zero() {
+  [[gnu::always_inline, gnu::target("amx-tile")]] void zero() {
     static_assert(T >= 0 && T < 8);
     TERN_AMX_ON_TILE(T, _tile_zero);
   }
   template <int T>
-  [[gnu::always_inline]] void load(const void* base, index stride) {
+  [[gnu::always_inline, gnu::target("amx-tile")]] void load(const void* base, index stride) {
     static_assert(T >= 0 && T < 8);
     TERN_AMX_ON_TILE(T, _tile_loadd, base, stride);
   }
   template <int T>
-  [[gnu::always_inline]] void store(void* base, index stride) {
+  [[gnu::always_inline, gnu::target("amx-tile")]] void store(void* base, index stride) {
     static_assert(T >= 0 && T < 8);
     TERN_AMX_ON_TILE(T, _tile_stored, base, stride);
   }
   /// C += A . B; this unit provides C in tmm0-3, A in tmm4-5, B in tmm6-7 (the kernel's roles).
   template <int C, int A, int B>
-  [[gnu::always_inline]] void dpbusd() {
+  [[gnu::always_inline, gnu::target("amx-tile,amx-int8")]] void dpbusd() {
     static_assert(C >= 0 && C < 4 && (A == 4 || A == 5) && (B == 6 || B == 7),
                   "amx_hardware_tiles::dpbusd: C in tmm0-3, A in tmm4-5, B in tmm6-7");
     TERN_AMX_ON_C_TILE(C, TERN_AMX_DP_A);

@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(cmake make g++ libeigen3-dev libxsimd-dev libxxhash-dev catch2 libbenchmark-dev g++-aarch64-linux-gnu qemu-user
-          clang libclang-rt-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev sentencepiece)
+          clang libclang-rt-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev sentencepiece gnuplot-nox
+          libopenmpi-dev openmpi-bin)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 install_deps() {
@@ -51,6 +52,8 @@ case "${1:-}" in
     cmake --build build -j "$jobs"
     (cd build && ctest --output-on-failure --no-tests=error -j "$jobs")
     echo "== AddressSanitizer + UndefinedBehaviorSanitizer build of the test suite"
+    # Without MPI (-DTERN_MPI=OFF, here and below): libmpi is not instrumented, and what it
+    # keeps allocated at exit would read as leaks; the MPI tests run in the release build.
     # -O1 -g without NDEBUG: Eigen's own dimension and bounds assertions stay on.
     # float-cast-overflow is not part of GCC's -fsanitize=undefined; it catches float -> int8
     # conversions of out-of-range values, the main risk in quantization code.
@@ -59,7 +62,7 @@ case "${1:-}" in
     # keeps the warning for tern's code.
     configure build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
       "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-uninitialized" \
-      -DTERN_BUILD_TESTS=ON -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF
+      -DTERN_BUILD_TESTS=ON -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF -DTERN_MPI=OFF
     cmake --build build-asan -j "$jobs"
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure --no-tests=error -j "$jobs")
@@ -68,7 +71,7 @@ case "${1:-}" in
     stage=$(date +%s)
     configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
       "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer -Wno-uninitialized" -DTERN_OPENMP=OFF \
-      -DTERN_BUILD_TESTS=ON -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF
+      -DTERN_BUILD_TESTS=ON -DTERN_BUILD_BENCH=OFF -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF -DTERN_MPI=OFF
     cmake --build build-tsan --target test_robustness_concurrency -j "$jobs"
     (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
        ctest --output-on-failure --no-tests=error -R '^test_robustness_concurrency$')
@@ -77,7 +80,7 @@ case "${1:-}" in
     stage=$(date +%s)
     configure build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" -DTERN_FUZZ=ON -DTERN_BUILD_TESTS=OFF -DTERN_BUILD_BENCH=OFF \
-      -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF
+      -DTERN_BUILD_EXAMPLES=OFF -DTERN_PACKAGING_TESTS=OFF -DTERN_MPI=OFF
     cmake --build build-fuzz -j "$jobs"
     (cd build-fuzz && ctest --output-on-failure --no-tests=error -j "$jobs")
     for log in build-fuzz/tests/fuzz/*/fuzzer.log; do

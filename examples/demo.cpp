@@ -18,7 +18,18 @@
 // {"tern_demo": ...}. Same options (seed, threads) => same numbers, except the wall-clock
 // "seconds" and "tokens_per_s" fields.
 //
-// Usage: tern_demo [--corpus FILE] [--steps N] [--ft-steps N] [--dim D] [--layers L]
+// Data parallel under `mpirun -np R` (when built with tern::mpi): every rank draws the same
+// global batch of --batch windows and trains on its shard, the gradients are averaged over the
+// ranks (tern/dist/), and the validation windows are split between the ranks too. Rank 0 alone
+// prints, saves (--save-fp, the deployment) and measures the frozen model; --threads is per
+// rank. A rank that fails ends every rank with its message.
+//
+// With --ft-corpus FILE the variants fine-tune on FILE instead of the pretraining corpus, and
+// every model is evaluated on both: the pretraining corpus's held-out split (what the fine-tuning
+// must not destroy) and FILE's. With --log-dir DIR every training run writes DIR/<variant>.csv,
+// one row per step (examples/plot_curves.sh draws them).
+//
+// Usage: tern_demo [--corpus FILE] [--ft-corpus FILE] [--log-dir DIR] [--steps N] [--ft-steps N] [--dim D] [--layers L]
 //                  [--heads H] [--seq S] [--batch B] [--seed N] [--threads N] [--quick] ...
 //        tern_demo --help
 #include <Eigen/Core>
@@ -30,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -44,6 +56,10 @@
 #include "tern/data/byte_corpus.hpp"
 #include "tern/data/markov_source.hpp"
 #include "tern/data/rng.hpp"
+#include "tern/dist/environment.hpp"
+#include "tern/dist/gradient_averager.hpp"
+#include "tern/dist/root_checkpoint.hpp"
+#include "tern/dist/shard_batch.hpp"
 #include "tern/infer/freeze.hpp"
 #include "tern/infer/generate.hpp"
 #include "tern/infer/session.hpp"
@@ -75,6 +91,8 @@ using tern_cli::parse_number;
 
 struct options {
   std::string corpus;                     // empty: the built-in Markov source
+  std::string ft_corpus;                  // empty: fine-tune on `corpus`
+  std::string log_dir;                    // empty: no per-step metrics files
   std::int64_t synthetic_bytes = 1 << 20;  // size of the generated default corpus
   std::int64_t steps = 1500;               // FP training steps
   std::int64_t ft_steps = 300;             // fine-tuning steps of every ternary variant
@@ -84,7 +102,7 @@ struct options {
   int threads = 2;
   index eval_windows = 256;
   std::int64_t log_every = 100;
-  bool quick = false;
+  bool quick = false, help = false;
   std::string save_fp, load_fp;
   // The paper variant's schedule: the last layer reaches lambda = 1 at ramp_end * ft_steps;
   // each layer's linear ramp lasts ramp_len of that window; layers start one delay apart.
@@ -102,6 +120,10 @@ struct options {
 const char* usage =
     "usage: tern_demo [options]\n"
     "  --corpus FILE      text file to model byte by byte (default: built-in synthetic Markov source)\n"
+    "  --ft-corpus FILE   fine-tune the ternary variants on FILE (distinct from the pretraining data);\n"
+    "                     every model is then evaluated on both corpora's validation splits\n"
+    "  --log-dir DIR      write DIR/<variant>.csv: step, loss, lr, grad_norm, tokens_per_s, skipped,\n"
+    "                     lambda_mean and lambda per layer, one row per training step\n"
     "  --synthetic-bytes N  size of the generated default corpus (default 1048576)\n"
     "  --steps N          FP training steps (default 1500)\n"
     "  --ft-steps N       fine-tuning steps of each ternary variant (default 300)\n"
@@ -159,12 +181,14 @@ options parse(int argc, char** argv) {
     const std::string& a = args[i];
     if (a == "--quick") continue;
     if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      std::exit(0);
+      o.help = true;
+      return o;
     }
     if (i + 1 >= args.size()) throw std::invalid_argument("option " + a + " needs a value (or is unknown)");
     const std::string& v = args[++i];
     if (a == "--corpus") o.corpus = v;
+    else if (a == "--ft-corpus") o.ft_corpus = v;
+    else if (a == "--log-dir") o.log_dir = v;
     else if (a == "--synthetic-bytes") o.synthetic_bytes = parse_number<std::int64_t>(a, v);
     else if (a == "--steps") o.steps = parse_number<std::int64_t>(a, v);
     else if (a == "--ft-steps") o.ft_steps = parse_number<std::int64_t>(a, v);
@@ -245,7 +269,7 @@ options parse(int argc, char** argv) {
   check_range("--log-every", o.log_every, std::int64_t(0), max_steps, "a period in steps; 0: no progress lines");
   if (!(o.ramp_end > 0 && o.ramp_end <= 1)) throw std::invalid_argument("option --ramp-end must be in (0, 1]");
   if (!(o.ramp_len > 0 && o.ramp_len <= 1)) throw std::invalid_argument("option --ramp-len must be in (0, 1]");
-  for (const char* opt : {"--corpus", "--save-fp", "--load-fp"})
+  for (const char* opt : {"--corpus", "--ft-corpus", "--log-dir", "--save-fp", "--load-fp"})
     if (given_empty(args, opt)) throw std::invalid_argument(std::string("option ") + opt + " needs a file name, got ''");
   return o;
 }
@@ -273,7 +297,8 @@ std::string model_tag(const tern::transformer_config& c) {
 
 struct result {
   bool ran = true;      // false: skipped with --variants
-  double val_loss = 0;  // nats per byte
+  double val_loss = 0;  // nats per byte, on the pretraining corpus's validation split
+  double ft_val_loss = NAN;  // nats per byte on --ft-corpus's validation split (NAN: none)
   std::int64_t steps = 0, tokens = 0;
   double seconds = 0;
   double bits() const { return val_loss / std::log(2.0); }
@@ -281,16 +306,32 @@ struct result {
 
 /// Mean cross-entropy (nats/byte) over the fixed validation windows, at the lambda set.
 template <class Model>
-double evaluate(Model& m, const tern::byte_corpus& corpus, const std::vector<index>& starts, index seq) {
-  return tern::evaluate_lm(m, corpus, starts, seq);
+/// With several ranks each evaluates its share of the windows (dist::shard_of) and the
+/// token-weighted mean is reduced; one rank evaluates them all, as without MPI.
+double evaluate(Model& m, const tern::byte_corpus& corpus, const std::vector<index>& starts, index seq,
+                const tern::dist::communicator& comm) {
+  if (comm.size() == 1 || index(starts.size()) < comm.size()) return tern::evaluate_lm(m, corpus, starts, seq);
+  const tern::dist::shard_range r = tern::dist::shard_of(index(starts.size()), comm.rank(), comm.size());
+  const std::vector<index> mine(starts.begin() + r.begin, starts.begin() + r.begin + r.count);
+  double sums[2] = {tern::evaluate_lm(m, corpus, mine, seq) * double(r.count), double(r.count)};
+  comm.allreduce_sum(std::span<double>(sums));
+  return sums[0] / sums[1];
+}
+
+/// Where progress goes: stderr on rank 0, nowhere on the others.
+std::ostream& log_of(const tern::dist::communicator& comm) {
+  static std::ostream nowhere(nullptr);
+  return comm.is_root() ? std::cerr : nowhere;
 }
 
 /// Trains `m` for `steps` steps on random windows; `set_lambda(step)` runs before each step
 /// and returns the lambda to display; `teacher` (if any) makes the loss KD instead of CE.
+/// Every rank of `comm` draws the same global batch and trains on its shard; the gradients and
+/// the loss are averaged over the ranks.
 template <class Model, class SetLambda, class Teacher = tern::transformer<float, tern::fp_policy>>
 result train_model(Model& m, const std::string& label, const tern::byte_corpus& corpus, const options& o,
-                   std::int64_t steps, double peak_lr, std::uint64_t data_seed, SetLambda set_lambda,
-                   Teacher* teacher = nullptr) {
+                   const tern::dist::communicator& comm, std::int64_t steps, double peak_lr, std::uint64_t data_seed,
+                   SetLambda set_lambda, Teacher* teacher = nullptr) {
   tern::adamw_config ac;
   ac.lr = peak_lr;
   ac.beta2 = 0.99;
@@ -301,10 +342,13 @@ result train_model(Model& m, const std::string& label, const tern::byte_corpus& 
   tern::train_state state;
   tern::cross_entropy<float> ce;
   tern::kd_loss<float> kd(o.kd_tau);
+  tern::dist::gradient_averager<float> averager(comm);
   auto step = [&](std::int64_t t) -> double {
     set_lambda(t);
-    const tern::token_batch b = corpus.sample_train(o.batch, o.seq, data_rng);
-    return teacher ? tern::kd_step(m, *teacher, b, kd) : tern::lm_step(m, b, ce);
+    const tern::token_batch global = corpus.sample_train(o.batch, o.seq, data_rng);
+    const tern::token_batch b = tern::dist::shard_batch(global, comm.rank(), comm.size());
+    const double loss = teacher ? tern::kd_step(m, *teacher, b, kd) : tern::lm_step(m, b, ce);
+    return averager.average(m, loss, std::int64_t(b.inputs.size()));
   };
   tern::trainer_options to;
   to.end_step = steps;
@@ -312,14 +356,34 @@ result train_model(Model& m, const std::string& label, const tern::byte_corpus& 
   to.clip = o.clip;
   to.log_every = o.log_every;
   to.label = label;
-  to.log = &std::cerr;
+  to.log = &log_of(comm);
   to.lambda_of = [&](std::int64_t) {
     double s = 0;
     for (index l = 0; l < m.n_layers(); ++l) s += m.lambda(l);
     return s / double(m.n_layers());
   };
+  std::ofstream metrics;
+  if (!o.log_dir.empty() && comm.is_root()) {  // rank 0 writes the metrics (the same on every rank)
+    const std::string file = (std::filesystem::path(o.log_dir) / (label + ".csv")).string();
+    metrics.open(file);
+    if (!metrics) throw std::runtime_error("--log-dir: cannot write '" + file + "'");
+    metrics << "step,loss,lr,grad_norm,tokens_per_s,skipped,lambda_mean";
+    for (index l = 0; l < m.n_layers(); ++l) metrics << ",lambda_" << l;
+    metrics << "\n";
+    to.on_step = [&](const tern::step_record& r) {
+      double mean = 0;
+      for (index l = 0; l < m.n_layers(); ++l) mean += m.lambda(l);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%lld,%.6g,%.6g,%.6g,%.1f,%d,%.6g", static_cast<long long>(r.step), r.loss, r.lr,
+                    r.grad_norm, r.tokens_per_s, r.skipped ? 1 : 0, mean / double(m.n_layers()));
+      metrics << buf;
+      for (index l = 0; l < m.n_layers(); ++l) metrics << ',' << m.lambda(l);
+      metrics << '\n';
+    };
+  }
   const tern::train_report rep = tern::train(m, opt, lr, state, step, to);
-  if (rep.skipped > 0) std::cerr << "[" << label << "] " << rep.skipped << " steps skipped (non-finite loss or gradient)\n";
+  if (metrics && !metrics.flush()) throw std::runtime_error("--log-dir: writing the metrics of " + label + " failed");
+  if (rep.skipped > 0) log_of(comm) << "[" << label << "] " << rep.skipped << " steps skipped (non-finite loss or gradient)\n";
   result r;
   r.steps = state.step;
   r.tokens = state.tokens;
@@ -478,7 +542,8 @@ std::string deployment_json(const deployment& d, const deployment* best, const s
   return j + "}";
 }
 
-int run(const options& o) {
+int run(const options& o, const tern::dist::communicator& comm) {
+  std::ostream& log = log_of(comm);
   tern::retain_heap();  // reuse freed activation buffers across steps (train/retain_heap.hpp)
 #ifdef _OPENMP
   omp_set_num_threads(o.threads);
@@ -497,11 +562,32 @@ int run(const options& o) {
   }
   const tern::byte_corpus& corpus = *corpus_holder;
   const auto starts = corpus.validation_starts(o.seq, o.eval_windows);
-  std::cerr << "corpus: " << corpus.name() << ", " << corpus.size() << " bytes (" << corpus.train_size()
+  log << "corpus: " << corpus.name() << ", " << corpus.size() << " bytes (" << corpus.train_size()
             << " train, " << corpus.validation_size() << " validation; " << starts.size() << " validation windows of "
             << o.seq << ")\n";
+  std::optional<tern::byte_corpus> ft_holder;
+  if (!o.ft_corpus.empty()) {
+    ft_holder.emplace(tern::byte_corpus::from_file(o.ft_corpus, 0.1, o.seq + 1));
+    log << "fine-tuning corpus: " << ft_holder->name() << ", " << ft_holder->size() << " bytes ("
+              << ft_holder->train_size() << " train, " << ft_holder->validation_size() << " validation)\n";
+  }
+  if (!o.log_dir.empty() && comm.is_root()) {
+    std::error_code ec;
+    if (std::filesystem::exists(o.log_dir, ec) && !std::filesystem::is_directory(o.log_dir, ec))
+      throw std::runtime_error("--log-dir: '" + o.log_dir + "' exists and is not a directory");
+    std::filesystem::create_directories(o.log_dir, ec);
+    if (ec) throw std::runtime_error("--log-dir: cannot create '" + o.log_dir + "': " + ec.message());
+  }
+  // The variants fine-tune on `ft`; every model is evaluated on the pretraining split and, with
+  // --ft-corpus, on the fine-tuning corpus's split too.
+  const tern::byte_corpus& ft = ft_holder ? *ft_holder : corpus;
+  const auto ft_starts = ft_holder ? ft.validation_starts(o.seq, o.eval_windows) : starts;
+  const auto evaluate_both = [&](auto& m, result& r) {
+    r.val_loss = evaluate(m, corpus, starts, o.seq, comm);
+    if (ft_holder) r.ft_val_loss = evaluate(m, ft, ft_starts, o.seq, comm);
+  };
   if (source)
-    std::cerr << "  true entropy rate of the source: " << source->entropy_bits_per_byte() << " bits/byte = "
+    log << "  true entropy rate of the source: " << source->entropy_bits_per_byte() << " bits/byte = "
               << source->entropy_nats_per_byte() << " nats/byte\n";
 
   const tern::transformer_config cfg = model_config(o);
@@ -512,27 +598,28 @@ int run(const options& o) {
 
   // ---- (1) the FP model ----
   fp_model fp(cfg, o.seed);
-  std::cerr << "model: dim " << cfg.dim << ", " << cfg.n_layers << " layers, " << cfg.n_heads << " heads, ffn "
+  log << "model: dim " << cfg.dim << ", " << cfg.n_layers << " layers, " << cfg.n_heads << " heads, ffn "
             << cfg.ffn_hidden << ", " << fp.parameter_count() << " parameters; " << o.batch << " x " << o.seq
-            << " tokens per step; " << o.threads << " thread(s)\n";
+            << " tokens per step; " << o.threads << " thread(s)"
+      << (comm.size() > 1 ? " per rank, " + std::to_string(comm.size()) + " ranks" : std::string()) << "\n";
   result r_fp;
   if (!o.load_fp.empty()) {
     tern::train_state st;
-    tern::load_checkpoint(o.load_fp, fp, model_tag(cfg), nullptr, &st);
+    tern::dist::load_checkpoint_from_root(comm, o.load_fp, fp, model_tag(cfg), nullptr, &st);
     r_fp.steps = st.step;
     r_fp.tokens = st.tokens;
-    std::cerr << "loaded FP model from " << o.load_fp << " (" << st.step << " steps)\n";
+    log << "loaded FP model from " << o.load_fp << " (" << st.step << " steps)\n";
   } else {
-    r_fp = train_model(fp, "fp", corpus, o, o.steps, o.lr, o.seed * 1000003 + 1, [](std::int64_t) {});
+    r_fp = train_model(fp, "fp", corpus, o, comm, o.steps, o.lr, o.seed * 1000003 + 1, [](std::int64_t) {});
     if (!o.save_fp.empty()) {
       tern::train_state st;
       st.step = r_fp.steps;
       st.tokens = r_fp.tokens;
-      tern::save_checkpoint(o.save_fp, fp, model_tag(cfg), nullptr, &st);
+      tern::dist::save_checkpoint_on_root(comm, o.save_fp, fp, model_tag(cfg), nullptr, &st);
     }
   }
-  r_fp.val_loss = evaluate(fp, corpus, starts, o.seq);
-  std::cerr << "fp: validation " << r_fp.val_loss << " nats/byte\n";
+  evaluate_both(fp, r_fp);
+  log << "fp: validation " << r_fp.val_loss << " nats/byte\n";
 
   // ---- (2) ternary variants, all fine-tuned on the same batches ----
   const std::uint64_t ft_seed = o.seed * 1000003 + 2;
@@ -548,9 +635,9 @@ int run(const options& o) {
     qat_model m(cfg, o.seed);
     m.copy_parameters_from(fp);
     m.set_lambda(1.0);
-    r_ptq.val_loss = evaluate(m, corpus, starts, o.seq);
+    evaluate_both(m, r_ptq);
     r_ptq.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cerr << "ptq: validation " << r_ptq.val_loss << " nats/byte\n";
+    log << "ptq: validation " << r_ptq.val_loss << " nats/byte\n";
   }
   // The fine-tuned models are kept for the deployment step.
   std::optional<qat_model> m_abrupt, m_kd;
@@ -559,17 +646,17 @@ int run(const options& o) {
   if (o.runs("qat_abrupt")) {
     qat_model& m = m_abrupt.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_abrupt = train_model(m, "qat_abrupt", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
+    r_abrupt = train_model(m, "qat_abrupt", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
-    r_abrupt.val_loss = evaluate(m, corpus, starts, o.seq);
+    evaluate_both(m, r_abrupt);
   }
   result r_norm = skipped();
   if (o.runs("qat_norm")) {
     norm_model& m = m_norm.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_norm = train_model(m, "qat_norm", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
+    r_norm = train_model(m, "qat_norm", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); });
     m.set_lambda(1.0);
-    r_norm.val_loss = evaluate(m, corpus, starts, o.seq);
+    evaluate_both(m, r_norm);
   }
   result r_paper = skipped();
   if (o.runs("paper")) {
@@ -584,26 +671,29 @@ int run(const options& o) {
     const tern::layer_wise<tern::linear_warmup> schedule(tern::linear_warmup(ramp), int(cfg.n_layers), 0, delay,
                                                          o.order);
     if (cfg.n_layers > 1 && delay == 0)
-      std::cerr << "paper: all layers ramp together over " << ramp
+      log << "paper: all layers ramp together over " << ramp
                 << " steps (the ramp fills the window: no layer-wise delay, --order has no effect)\n";
     else
-      std::cerr << "paper: layer-wise linear ramps of " << ramp << " steps, " << delay << " apart, "
+      log << "paper: layer-wise linear ramps of " << ramp << " steps, " << delay << " apart, "
                 << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
     norm_model& m = m_paper.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_paper = train_model(m, "paper", corpus, o, o.ft_steps, o.ft_lr, ft_seed,
+    r_paper = train_model(m, "paper", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed,
                           [&](std::int64_t t) { m.set_lambda(schedule, t); });
     m.set_lambda(1.0);
-    r_paper.val_loss = evaluate(m, corpus, starts, o.seq);
+    evaluate_both(m, r_paper);
   }
   result r_kd = skipped();
   if (o.runs("kd")) {
     qat_model& m = m_kd.emplace(cfg, o.seed);
     m.copy_parameters_from(fp);
-    r_kd = train_model(m, "kd", corpus, o, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); }, &fp);
+    r_kd = train_model(m, "kd", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed, [&](std::int64_t) { m.set_lambda(1.0); }, &fp);
     m.set_lambda(1.0);
-    r_kd.val_loss = evaluate(m, corpus, starts, o.seq);
+    evaluate_both(m, r_kd);
   }
+
+  // Rank 0 alone deploys (one file, measured speeds undisturbed) and reports.
+  if (!comm.is_root()) return 0;
 
   // ---- (3) deployment: freeze, evaluate on the kernels, save, reload, generate ----
   // The paper variant, and the best ternary variant by validation loss if it is another one.
@@ -647,8 +737,12 @@ int run(const options& o) {
               static_cast<long long>(corpus.size()), static_cast<unsigned long long>(o.seed),
               static_cast<long long>(cfg.dim), static_cast<long long>(cfg.n_layers));
   if (source) std::printf("source entropy (the limit): %.4f bits/byte\n", source->entropy_bits_per_byte());
-  std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
-              "steps", "tokens", "seconds");
+  if (ft_holder)
+    std::printf("fine-tuned on: %s, %lld bytes; 'val nats' is the pretraining corpus's validation split, 'ft nats' "
+                "the fine-tuning corpus's\n",
+                ft.name().c_str(), static_cast<long long>(ft.size()));
+  std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s%s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
+              "steps", "tokens", "seconds", ft_holder ? "   ft nats" : "");
   for (const auto& rw : rows) {
     if (!rw.r->ran) {
       std::printf("%-11s %-33s %9s\n", rw.key, rw.what, "skipped");
@@ -658,9 +752,11 @@ int run(const options& o) {
     // "gap closed" needs ptq and a positive PTQ-to-FP gap; '-' otherwise.
     char closed[32] = "-";
     if (gap > 0) std::snprintf(closed, sizeof closed, "%.1f%%", (r_ptq.val_loss - rw.r->val_loss) / gap * 100.0);
-    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %10s %6lld %9lld %8.1f\n", rw.key, rw.what, rw.r->val_loss,
+    char ft_col[32] = "";
+    if (ft_holder) std::snprintf(ft_col, sizeof ft_col, " %9.4f", rw.r->ft_val_loss);
+    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %10s %6lld %9lld %8.1f%s\n", rw.key, rw.what, rw.r->val_loss,
                 rw.r->bits(), rel, closed, static_cast<long long>(rw.r->steps), static_cast<long long>(rw.r->tokens),
-                rw.r->seconds);
+                rw.r->seconds, ft_col);
   }
   for (const deployment* d : {dep ? &*dep : nullptr, dep_best ? &*dep_best : nullptr}) {
     if (!d) continue;
@@ -674,8 +770,21 @@ int run(const options& o) {
     std::printf("  sample: %s\n", printable(d->sample).c_str());
   }
   if (!best_key.empty())
-    std::printf("\nbest ternary variant by validation loss: %s%s\n", best_key.c_str(),
+    std::printf("\nbest ternary variant by validation loss%s: %s%s\n", ft_holder ? " on the pretraining corpus" : "",
+                best_key.c_str(),
                 best_key == "paper" ? " (the paper's recipe)" : (r_paper.ran ? " (not the paper's recipe)" : ""));
+  std::string best_ft_key;
+  if (ft_holder) {
+    double best = INFINITY;
+    for (const auto& rw : rows)
+      if (rw.r->ran && rw.r != &r_fp && rw.r != &r_ptq && rw.r->ft_val_loss < best) {
+        best = rw.r->ft_val_loss;
+        best_ft_key = rw.key;
+      }
+    if (!best_ft_key.empty())
+      std::printf("best ternary variant by validation loss on the fine-tuning corpus: %s%s\n", best_ft_key.c_str(),
+                  best_ft_key == "paper" ? " (the paper's recipe)" : "");
+  }
   std::printf("total %.1f s\n", total_seconds);
 
   std::string json = "{\"tern_demo\":{";
@@ -686,12 +795,18 @@ int run(const options& o) {
     }
     json += std::string("\"") + rw.key + "\":{\"val_loss\":" + json_number(rw.r->val_loss) +
             ",\"bits_per_byte\":" + json_number(rw.r->bits()) + ",\"steps\":" + std::to_string(rw.r->steps) +
-            ",\"tokens\":" + std::to_string(rw.r->tokens) + ",\"seconds\":" + json_number(rw.r->seconds) + "},";
+            ",\"tokens\":" + std::to_string(rw.r->tokens) + ",\"seconds\":" + json_number(rw.r->seconds) +
+            (ft_holder ? ",\"ft_val_loss\":" + json_number(rw.r->ft_val_loss) : std::string()) + "},";
   }
   json += "\"corpus\":{\"name\":\"" + tern::detail::json_escape(corpus.name()) + "\",\"bytes\":" +
           std::to_string(corpus.size()) + ",\"train_bytes\":" + std::to_string(corpus.train_size()) +
           ",\"validation_bytes\":" + std::to_string(corpus.validation_size()) +
           (source ? ",\"entropy_bits_per_byte\":" + json_number(source->entropy_bits_per_byte()) : std::string()) + "},";
+  if (ft_holder)
+    json += "\"ft_corpus\":{\"name\":\"" + tern::detail::json_escape(ft.name()) + "\",\"bytes\":" + std::to_string(ft.size()) +
+            ",\"train_bytes\":" + std::to_string(ft.train_size()) + ",\"validation_bytes\":" +
+            std::to_string(ft.validation_size()) + ",\"best\":" +
+            (best_ft_key.empty() ? std::string("null") : "\"" + best_ft_key + "\"") + "},";
   json += "\"model\":{\"dim\":" + std::to_string(cfg.dim) + ",\"layers\":" + std::to_string(cfg.n_layers) +
           ",\"heads\":" + std::to_string(cfg.n_heads) + ",\"seq\":" + std::to_string(o.seq) +
           ",\"batch\":" + std::to_string(o.batch) + "},";
@@ -699,6 +814,7 @@ int run(const options& o) {
           ",\"order\":\"" + (o.order == tern::layer_order::first_to_last ? "first" : "last") + "\"},";
   json += "\"deploy\":" + (dep ? deployment_json(*dep, dep_best ? &*dep_best : nullptr, best_key) : std::string("null")) + ",";
   json += "\"seed\":" + std::to_string(o.seed) + ",\"threads\":" + std::to_string(o.threads) +
+          ",\"ranks\":" + std::to_string(comm.size()) +
           ",\"seconds\":" + json_number(total_seconds) + "}}";
   std::printf("%s\n", json.c_str());
   return 0;
@@ -707,13 +823,31 @@ int run(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tern::dist::environment env(argc, argv);
+  const tern::dist::communicator world = env.world();
+  options o;
   try {
-    return run(parse(argc, argv));
+    o = parse(argc, argv);
   } catch (const std::invalid_argument& e) {
-    std::cerr << "tern_demo: " << e.what() << "\n" << usage;
+    // Every rank parses the same arguments the same way and none has communicated yet, so
+    // every rank returns here: rank 0 reports.
+    if (world.is_root()) std::cerr << "tern_demo: " << e.what() << "\n" << usage;
     return 2;
+  }
+  if (o.help) {
+    if (world.is_root()) std::cout << usage;
+    return 0;
+  }
+  // From here a rank may fail alone (a file only some machines have, memory): stop_all ends
+  // every rank then, instead of leaving the others waiting for it.
+  const std::string who = world.size() > 1 ? "tern_demo: rank " + std::to_string(world.rank()) + ": " : "tern_demo: ";
+  try {
+    return run(o, world);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << who << e.what() << "\n" << (world.is_root() ? usage : "");
+    return env.stop_all(2);
   } catch (const std::exception& e) {
-    std::cerr << "tern_demo: " << e.what() << "\n";
-    return 1;
+    std::cerr << who << e.what() << "\n";
+    return env.stop_all(1);
   }
 }

@@ -153,6 +153,8 @@ struct text_codec {
 tern::infer::inference_model load(const options& o) {
   std::error_code ec;
   if (fs::is_directory(o.model, ec)) {
+    if (!fs::exists(fs::path(o.model) / "config.json", ec))
+      throw std::runtime_error("'" + o.model + "' is a directory but not a Hugging Face checkpoint (no config.json)");
 #ifdef TERN_GENERATE_HF
     tern::transformer<float> fp = tern::hf::load_llama<float>(o.model);
     return tern::infer::freeze(fp);

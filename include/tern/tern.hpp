@@ -1,7 +1,8 @@
 #pragma once
 // tern: header-only C++20 ternary (1.58-bit) neural networks. This umbrella header gives
 // everything of the core (tern::tern); each header below is also self-contained and may be
-// included alone. Hugging Face checkpoints and tokenizers are tern::hf's: tern/hf.hpp.
+// included alone. Hugging Face checkpoints and tokenizers are tern::hf's: tern/hf.hpp. The
+// tern/dist/ headers work without MPI (one process); linking tern::mpi makes them MPI's.
 
 // core
 #include "tern/core/matrix.hpp"
@@ -64,6 +65,13 @@
 #include "tern/train/trainer.hpp"
 #include "tern/train/lm_step.hpp"
 #include "tern/train/retain_heap.hpp"
+
+// Data-parallel training: MPI's communicator with tern::mpi (TERN_HAS_MPI), else one process.
+#include "tern/dist/communicator.hpp"
+#include "tern/dist/environment.hpp"
+#include "tern/dist/shard_batch.hpp"
+#include "tern/dist/gradient_averager.hpp"
+#include "tern/dist/root_checkpoint.hpp"
 
 // Kernels: packed ternary formats, activation quantization, the scalar reference, the
 // per-architecture paths, the executor and the GEMV/GEMM entry points; the LM-head formats.

@@ -2,7 +2,10 @@
 // saved, loaded into fresh objects and resumed equals the uninterrupted run bit for bit;
 // mismatching checkpoints fail with a message naming the first mismatch.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
+#include <limits>
+#include <vector>
 #include <fstream>
 #include <sstream>
 
@@ -192,6 +195,43 @@ TEST_CASE("trainer: a NaN loss skips the update instead of corrupting the weight
   const auto rep = tern::train(a, opt, tern::lr_schedule(1e-3, 0, 3), st, nan_step, o);
   CHECK(rep.skipped == 3);
   CHECK(a.w1.value == before);
+}
+
+TEST_CASE("trainer: on_step sees every step's loss, lr, pre-clip gradient norm and skips") {
+  mlp a(4, 6, 2, 1);
+  tern::rng r(5);
+  tern::adamw<float> opt(opt_config());
+  tern::train_state st;
+  tern::trainer_options o;
+  o.end_step = 4;
+  o.tokens_per_step = 8;
+  o.clip = 1e-3;  // clips every step: the record must hold the norm before clipping
+  const tern::lr_schedule lr(3e-3, 1, 4, 3e-4);
+  std::vector<tern::step_record> seen;
+  std::vector<double> losses, norms;
+  o.on_step = [&](const tern::step_record& rec) { seen.push_back(rec); };
+  regression_step inner{a, r};
+  auto step = [&](std::int64_t t) -> float {
+    const float loss = inner(t);
+    double sq = 0;
+    a.for_each_parameter([&](std::string_view, tern::parameter<float>& p) { sq += double(p.grad.squaredNorm()); });
+    norms.push_back(std::sqrt(sq));
+    losses.push_back(t == 2 ? std::numeric_limits<double>::quiet_NaN() : loss);
+    return float(losses.back());
+  };
+  tern::train(a, opt, lr, st, step, o);
+  REQUIRE(seen.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(seen[i].step == std::int64_t(i) + 1);
+    CHECK(seen[i].lr == lr(std::int64_t(i)));
+    CHECK(seen[i].skipped == (i == 2));
+    if (i != 2) {
+      CHECK(seen[i].loss == losses[i]);
+      CHECK(seen[i].grad_norm == Approx(norms[i]).epsilon(1e-5));
+      CHECK(seen[i].grad_norm > 10 * o.clip);
+    }
+    CHECK(seen[i].tokens_per_s > 0);
+  }
 }
 
 TEST_CASE("safetensors: header lists every tensor with shape and offsets") {

@@ -11,7 +11,8 @@
 //   5. state.step = t + 1, state.tokens += options.tokens_per_step.
 // Every options.log_every steps, and at the last step, one progress line:
 //   [label] step 200/1000  loss 1.2345  lambda 0.50  lr 1.00e-03  |g| 0.81  12.3k tok/s  0:15 elapsed  1:00 left
-// with the loss averaged over the steps since the last line.
+// with the loss averaged over the steps since the last line. After every step,
+// options.on_step (if set) receives that step's record (for per-step metrics logs).
 //
 // Nothing here draws random numbers, so a run resumed from a checkpoint (weights, adamw
 // state and train_state restored, the caller's data rng restored from state.rng_state) repeats the
@@ -32,6 +33,16 @@
 
 namespace tern {
 
+/// What one step did, as handed to trainer_options::on_step.
+struct step_record {
+  std::int64_t step = 0;    ///< the step just run, 1-based (state.step after it)
+  double loss = 0;          ///< its loss (as step_fn returned it)
+  double lr = 0;            ///< the learning rate it used
+  double grad_norm = 0;     ///< the global gradient norm before clipping
+  bool skipped = false;     ///< the update was skipped (non-finite loss or gradient)
+  double tokens_per_s = 0;  ///< tokens per second since this call of train began
+};
+
 struct trainer_options {
   std::int64_t end_step = 0;          ///< train until state.step == end_step
   std::int64_t tokens_per_step = 0;   ///< for tokens/s and state.tokens
@@ -41,6 +52,8 @@ struct trainer_options {
   std::ostream* log = nullptr;        ///< where progress lines go (nullptr: nowhere)
   /// lambda shown in the progress line for step t (e.g. the mean over layers); may be empty.
   std::function<double(std::int64_t)> lambda_of{};
+  /// Called after every step with its record; may be empty.
+  std::function<void(const step_record&)> on_step{};
 };
 
 struct train_report {
@@ -78,7 +91,8 @@ train_report train(M& model, adamw<typename M::scalar>& opt, const lr_schedule& 
     zero_parameter_grads(model);
     const double loss = static_cast<double>(step_fn(t));
     const double norm = clip_grad_norm(model, options.clip);
-    if (std::isfinite(loss) && std::isfinite(norm)) {
+    const bool finite = std::isfinite(loss) && std::isfinite(norm);
+    if (finite) {
       opt.step(model, schedule(t));
     } else {
       ++report.skipped;
@@ -89,6 +103,11 @@ train_report train(M& model, adamw<typename M::scalar>& opt, const lr_schedule& 
     state.step = t + 1;
     state.tokens += options.tokens_per_step;
     ++report.steps;
+    if (options.on_step) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      options.on_step({.step = state.step, .loss = loss, .lr = schedule(t), .grad_norm = norm, .skipped = !finite,
+                       .tokens_per_s = secs > 0 ? static_cast<double>(report.steps * options.tokens_per_step) / secs : 0});
+    }
     const bool last = state.step == options.end_step;
     if (options.log_every > 0 && (state.step % options.log_every == 0 || last)) {
       report.last_loss = window_loss / static_cast<double>(window_steps);

@@ -1,0 +1,71 @@
+#pragma once
+// MPI's lifetime as an object of main: MPI_Init_thread in the constructor, MPI_Finalize in the
+// destructor (only if this object initialised MPI, so a program embedded in a larger MPI
+// application leaves MPI to it). Without TERN_HAS_MPI it does nothing and the run has one rank.
+//
+// Thread level MPI_THREAD_FUNNELED: OpenMP and tern's thread pool compute, only the main thread
+// calls MPI.
+//
+// stop_all(code), for main's catch blocks: with several ranks a rank that fails alone would
+// leave the others waiting in their next collective, so it ends every rank (MPI_Abort with
+// `code`, after the caller printed its message); with one rank it returns `code` for main to
+// return, so the program's exit status and output are those of the program without MPI.
+//
+//   int main(int argc, char** argv) {
+//     tern::dist::environment env(argc, argv);
+//     try { return run(argc, argv); }
+//     catch (const std::exception& e) { std::cerr << "prog: " << e.what() << "\n"; return env.stop_all(1); }
+//   }
+#include <stdexcept>
+
+#include "tern/dist/communicator.hpp"
+
+namespace tern::dist {
+#if defined(TERN_HAS_MPI)
+inline namespace with_mpi {
+#else
+inline namespace without_mpi {
+#endif
+
+class environment {
+ public:
+  environment(int& argc, char**& argv) {
+#if defined(TERN_HAS_MPI)
+    int initialised = 0;
+    MPI_Initialized(&initialised);
+    if (!initialised) {
+      int provided = 0;
+      if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        throw std::runtime_error("tern::dist::environment: MPI_Init_thread failed");
+      owner_ = true;
+    }
+#else
+    (void)argc;
+    (void)argv;
+#endif
+  }
+  environment(const environment&) = delete;
+  environment& operator=(const environment&) = delete;
+  ~environment() {
+#if defined(TERN_HAS_MPI)
+    int finalised = 0;
+    MPI_Finalized(&finalised);
+    if (owner_ && !finalised) MPI_Finalize();
+#endif
+  }
+
+  communicator world() const { return communicator::world(); }
+
+  /// Ends every rank with `code` when there are several; returns `code` with one.
+  int stop_all(int code) const {
+    const communicator w = world();
+    if (w.size() > 1) w.abort(code);
+    return code;
+  }
+
+ private:
+  bool owner_ = false;
+};
+
+}  // inline namespace with_mpi / without_mpi (see communicator.hpp)
+}  // namespace tern::dist

@@ -1,0 +1,27 @@
+# Runs `tern_demo --quick --log-dir` and examples/plot_curves.sh on its logs; the PNG must exist
+# and start with the PNG signature. Without gnuplot the test says SKIPPED (ctest: skipped).
+# Usage: cmake -DDEMO=<tern_demo> -DSCRIPT=<plot_curves.sh> -DWORK=<dir> -P <this file>
+find_program(GNUPLOT gnuplot)
+if(NOT GNUPLOT)
+  message(STATUS "SKIPPED: gnuplot is not installed (apt install gnuplot-nox)")
+  return()
+endif()
+file(REMOVE_RECURSE ${WORK})
+execute_process(COMMAND ${DEMO} --quick --steps 4 --ft-steps 8 --log-dir ${WORK}/logs --save-model ${WORK}/m.tern
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "tern_demo --log-dir failed (${rc}):\n${err}")
+endif()
+execute_process(COMMAND bash ${SCRIPT} ${WORK}/logs ${WORK}/curves.png RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT EXISTS ${WORK}/curves.png)
+  message(FATAL_ERROR "plot_curves.sh failed (${rc}):\n${out}\n${err}")
+endif()
+file(READ ${WORK}/curves.png magic LIMIT 8 HEX)
+if(NOT magic STREQUAL "89504e470d0a1a0a")
+  message(FATAL_ERROR "plot_curves.sh wrote ${WORK}/curves.png, which is not a PNG (starts with ${magic})")
+endif()
+execute_process(COMMAND bash ${SCRIPT} ${WORK}/nothing RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "is not a directory")
+  message(FATAL_ERROR "plot_curves.sh accepted a missing directory (${rc}): ${err}")
+endif()
+message(STATUS "curves: ${WORK}/curves.png")

@@ -98,3 +98,8 @@
 #include "tern/infer/freeze.hpp"
 #include "tern/io/checksum.hpp"
 #include "tern/io/model_file.hpp"
+#include "tern/io/gguf_value.hpp"
+#include "tern/io/gguf_quants.hpp"
+#include "tern/io/gguf_file.hpp"
+#include "tern/io/gguf_writer.hpp"
+#include "tern/io/gguf_model.hpp"

@@ -291,6 +291,9 @@ TEST_CASE("GGUF reader refuses malformed files, naming the file and the field", 
   poke<std::uint64_t>(b, dim_at, 0);
   CHECK(refused(b, "dims"));
   b = good;
+  poke<std::uint64_t>(b, dim_at, std::uint64_t(1) << 62);  // 2^62 F32 values: 2^64 bytes
+  CHECK(refused(b, "overflows"));
+  b = good;
   poke<std::uint64_t>(b, dim_at, 1000);
   CHECK(refused(b, "run past the end"));
   b = good;

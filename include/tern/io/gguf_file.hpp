@@ -65,7 +65,8 @@ namespace detail::gguf {
 inline std::uint64_t tensor_bytes(gguf_tensor_type t, const std::vector<std::uint64_t>& dims) {
   const std::uint64_t be = gguf_block_elements(t), bb = gguf_block_bytes(t);
   if (dims.empty() || dims[0] % be != 0) return 0;
-  std::uint64_t n = dims[0] / be * bb;
+  std::uint64_t n = 0;
+  if (__builtin_mul_overflow(dims[0] / be, bb, &n)) return 0;
   for (std::size_t i = 1; i < dims.size(); ++i)
     if (__builtin_mul_overflow(n, dims[i], &n)) return 0;
   return n;

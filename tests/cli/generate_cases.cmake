@@ -27,3 +27,8 @@ cli_refused("is a directory" "--model dir.tern --prompt x")
 cli_refused("is a character device" "--model /dev/zero --prompt x")
 cli_refused("garbage.tern': header: the file has 33 bytes" "--model garbage.tern --prompt x")
 cli_refused("empty.tern': the file is empty" "--model empty.tern --prompt x")
+# GGUF files: garbage and empty ones are refused by the GGUF reader, naming the file.
+file(WRITE "${WORK}/garbage.gguf" "not a gguf file, just some bytes")
+file(WRITE "${WORK}/empty.gguf" "")
+cli_refused("garbage.gguf': magic" "--model garbage.gguf --prompt x")
+cli_refused("empty.gguf': header" "--model empty.gguf --prompt x")

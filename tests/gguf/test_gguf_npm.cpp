@@ -235,6 +235,7 @@ int llama(const std::string& modules, const std::string& scripts, const fs::path
   cases.push_back({"f32", gguf_test::frozen<fp_policy>(c), 1e-5, 1e-4});
   cases.push_back({"tq2_0", gguf_test::frozen<qat_policy>(ct), 2e-3, 1e-1});
   cases.push_back({"tq2_0_rows", gguf_test::frozen<gguf_test::per_row_policy>(ct), 2e-3, 1e-1});
+  cases.push_back({"tq2_0_groups256", gguf_test::frozen<gguf_test::per_group_policy>(ct), 2e-3, 1e-1});
   cases.push_back({"tq1_0", gguf_test::frozen<qat_policy>(ct, {.ternary = infer::weight_format::tq1}), 2e-3, 1e-1});
   for (const kase& k : cases) {
     const fs::path file = work / ("llama_" + k.name + ".gguf");

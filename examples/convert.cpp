@@ -22,6 +22,7 @@
 #if __has_include("tern/hf.hpp") && defined(TERN_CONVERT_HF)
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sentencepiece_processor.h>
 
 #include "tern/hf.hpp"
 #define TERN_CONVERT_WITH_HF 1
@@ -40,6 +41,8 @@ const char* usage =
     "    HF directory -> .tern or .gguf   (reading a checkpoint needs a build with tern::hf)\n"
     "    .tern        -> .gguf or .tern\n"
     "    .gguf        -> .tern or .gguf\n"
+    "  An HF checkpoint's tokenizer (byte-level BPE tokenizer.json, or SentencePiece tokenizer.model)\n"
+    "  goes into the GGUF file as its vocabulary; other inputs keep tern's byte vocabulary.\n"
     "  Writing a Hugging Face directory is not a conversion of this program (see hf_import_export).\n"
     "  A .gguf output is the llama architecture (llama.cpp loads it) unless the model has the\n"
     "  per-projection RMSNorms of the extra-norm recipe: then tern-llama, which only tern reads.\n"
@@ -160,14 +163,46 @@ ti::inference_model load(const std::string& path, kind k) {
 #ifdef TERN_CONVERT_WITH_HF
 /// A byte-level BPE tokenizer.json as a GGUF gpt2 vocabulary: the model's vocab and merges, the
 /// added tokens (special ones as control tokens), bos/eos as the tokenizer names them.
+/// A SentencePiece tokenizer.model as a GGUF llama vocabulary: pieces, scores, token types
+/// (normal 1, unknown 2, control 3, unused 5, byte 6), bos/eos/unk, BOS added as SentencePiece does.
+tern::gguf_vocab spm_vocab(const fs::path& file, tern::index vocab) {
+  sentencepiece::SentencePieceProcessor sp;
+  const auto st = sp.Load(file.string());
+  if (!st.ok()) throw std::runtime_error("'" + file.string() + "': " + st.ToString());
+  if (sp.GetPieceSize() != vocab)
+    throw std::runtime_error("'" + file.string() + "' has " + std::to_string(sp.GetPieceSize()) + " pieces, the model " +
+                             std::to_string(vocab) + " tokens");
+  tern::gguf_vocab v;
+  v.model = "llama";
+  for (int i = 0; i < sp.GetPieceSize(); ++i) {
+    v.tokens.push_back(sp.IdToPiece(i));
+    v.scores.push_back(sp.GetScore(i));
+    v.token_types.push_back(sp.IsUnknown(i) ? 2 : sp.IsControl(i) ? 3 : sp.IsUnused(i) ? 5 : sp.IsByte(i) ? 6 : 1);
+  }
+  v.bos = sp.bos_id();
+  v.eos = sp.eos_id();
+  v.unk = sp.unk_id();
+  v.pad = sp.pad_id();
+  v.add_bos = v.bos >= 0;
+  return v;
+}
+
 std::optional<tern::gguf_vocab> hf_vocab(const std::string& dir, tern::index vocab) {
-  const fs::path tj = fs::path(dir) / "tokenizer.json";
+  const fs::path tj = fs::path(dir) / "tokenizer.json", spm = fs::path(dir) / "tokenizer.model";
   std::error_code ec;
-  if (!fs::exists(tj, ec)) return std::nullopt;
+  if (!fs::exists(tj, ec)) {
+    if (fs::exists(spm, ec)) return spm_vocab(spm, vocab);
+    return std::nullopt;
+  }
   std::ifstream in(tj, std::ios::binary);
   const nlohmann::json j = nlohmann::json::parse(in);
   const auto& model = j.at("model");
-  if (model.value("type", "") != "BPE") throw std::runtime_error("'" + tj.string() + "': only BPE tokenizers are exported to GGUF");
+  try {
+    (void)tern::hf::bpe_tokenizer::from_file(tj.string());  // a byte-level BPE tern reads (validated)
+  } catch (const std::exception&) {
+    if (fs::exists(spm, ec)) return spm_vocab(spm, vocab);  // e.g. a SentencePiece-style tokenizer.json: its .model
+    throw;
+  }
   tern::gguf_vocab v;
   v.tokens.assign(std::size_t(vocab), "");
   v.token_types.assign(std::size_t(vocab), 1);

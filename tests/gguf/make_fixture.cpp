@@ -2,7 +2,8 @@
 // DIR/tq2.tern (ternary, llama-compatible), DIR/f32.gguf (full precision), DIR/extra.gguf
 // (tern-llama: per-projection norms), DIR/narrow.tern (rows of 128 weights: not TQ-able), and
 // with tern::hf DIR/hf/ (a Llama checkpoint: config.json, model.safetensors and a byte-level BPE
-// tokenizer.json of 256 + 20 merges + 1 special token).
+// tokenizer.json of 256 + 20 merges + 1 special token) and, with sentencepiece's trainer,
+// DIR/hf_spm/ (a SentencePiece tokenizer.model).
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,9 @@
 #include "tern/io/model_file.hpp"
 #ifdef TERN_FIXTURE_HF
 #include "tern/hf.hpp"
+#endif
+#ifdef TERN_FIXTURE_SPM
+#include <sentencepiece_trainer.h>
 #endif
 
 int main(int argc, char** argv) {
@@ -33,6 +37,27 @@ int main(int argc, char** argv) {
   transformer<float> random(cfg, 7);
   hf::export_llama(d + "/hf", random, hf::llama_config::from_transformer_config(cfg));
   std::ofstream(std::filesystem::path(d) / "hf" / "tokenizer.json") << tokenizer.dump();
+#endif
+#ifdef TERN_FIXTURE_SPM
+  {  // DIR/hf_spm/: the same with a SentencePiece tokenizer.model of 340 pieces (BPE, byte fallback)
+    std::ofstream(d + "/spm_corpus.txt") << [] {
+      std::string t;
+      for (int i = 0; i < 50; ++i) t += "to be or not to be, that is the question; whether tis nobler in the mind to suffer\n";
+      return t;
+    }();
+    const auto st = sentencepiece::SentencePieceTrainer::Train("--input=" + d + "/spm_corpus.txt --model_prefix=" + d +
+                                                               "/spm --vocab_size=340 --model_type=bpe --byte_fallback=true "
+                                                               "--character_coverage=1.0 --minloglevel=2");
+    if (!st.ok()) {
+      std::cerr << "sentencepiece training failed: " << st.ToString() << "\n";
+      return 1;
+    }
+    transformer_config sc = gguf_test::config();
+    sc.vocab = 340;
+    transformer<float> m(sc, 9);
+    hf::export_llama(d + "/hf_spm", m, hf::llama_config::from_transformer_config(sc));
+    std::filesystem::copy_file(d + "/spm.model", d + "/hf_spm/tokenizer.model");
+  }
 #endif
   return 0;
 }

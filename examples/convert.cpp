@@ -42,7 +42,7 @@ const char* usage =
     "    .tern        -> .gguf or .tern\n"
     "    .gguf        -> .tern or .gguf\n"
     "  An HF checkpoint's tokenizer (byte-level BPE tokenizer.json, or SentencePiece tokenizer.model)\n"
-    "  goes into the GGUF file as its vocabulary; other inputs keep tern's byte vocabulary.\n"
+    "  goes into the GGUF file as its vocabulary, a GGUF input's vocabulary is kept; .tern inputs get tern's byte vocabulary.\n"
     "  Writing a Hugging Face directory is not a conversion of this program (see hf_import_export).\n"
     "  A .gguf output is the llama architecture (llama.cpp loads it) unless the model has the\n"
     "  per-projection RMSNorms of the extra-norm recipe: then tern-llama, which only tern reads.\n"
@@ -247,6 +247,7 @@ int run(const options& o) {
 #ifdef TERN_CONVERT_WITH_HF
     if (in == kind::hf) g.vocab = hf_vocab(o.in, m.config().vocab);
 #endif
+    if (in == kind::gguf) g.vocab = tern::gguf_read_vocab(tern::gguf_file::open(o.in));  // the input's own vocabulary
     if (!g.vocab && m.config().vocab != 256)
       std::cerr << "tern_convert: warning: no tokenizer to export; the GGUF vocabulary is tern's byte vocabulary with "
                    "placeholder tokens above id 255\n";

@@ -258,6 +258,28 @@ TEST_CASE("GGUF export: per-row and per-group scales, TQ1_0, and files on disk",
   std::filesystem::remove(path);
 }
 
+TEST_CASE("GGUF vocabulary: written and read back as given", "[gguf]") {
+  const ti::inference_model m = gt::frozen<qat_policy>();
+  CHECK(gguf_read_vocab(reread(gguf_export(m))) == gguf_byte_vocab(256));
+  gguf_vocab v;
+  v.model = "llama";
+  v.pre = "default";
+  for (int i = 0; i < 256; ++i) {
+    v.tokens.push_back("piece" + std::to_string(i));
+    v.scores.push_back(-float(i));
+    v.token_types.push_back(i < 3 ? 3 : 1);
+  }
+  v.bos = 1;
+  v.eos = 2;
+  v.unk = 0;
+  v.add_bos = true;
+  gguf_export_options o;
+  o.vocab = v;
+  const gguf_file f = reread(gguf_export(m, o));
+  CHECK(f.find("tokenizer.ggml.merges") == nullptr);  // llama vocabularies have none
+  CHECK(gguf_read_vocab(f) == v);
+}
+
 TEST_CASE("GGUF export: F32 weights match a plain llama forward over the file (adjacent-pair RoPE)", "[gguf]") {
   const ti::inference_model m = gt::frozen<fp_policy>();
   const gguf_file f = reread(gguf_export(m));

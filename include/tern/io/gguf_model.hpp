@@ -72,6 +72,7 @@ struct gguf_vocab {
   std::vector<std::string> merges;       ///< gpt2 only (written even when empty)
   std::int64_t bos = -1, eos = -1, unk = -1, pad = -1;
   bool add_bos = false;
+  friend bool operator==(const gguf_vocab&, const gguf_vocab&) = default;
 };
 
 /// GPT-2's byte-to-unicode map: the printable bytes 33..126, 161..172, 174..255 stand for
@@ -627,6 +628,46 @@ inline gguf_writer gguf_export(const infer::inference_model& m, const gguf_expor
 /// Writes `m` to `path` as GGUF (atomically); throws gguf_error.
 inline void save_gguf(const std::string& path, const infer::inference_model& m, const gguf_export_options& o = {}) {
   gguf_export(m, o).write(path);
+}
+
+/// The vocabulary a GGUF file holds (tokenizer.ggml.*), or nothing when it has no token list;
+/// gguf_error when a key has the wrong type.
+inline std::optional<gguf_vocab> gguf_read_vocab(const gguf_file& f) {
+  const gguf_value* toks = f.find("tokenizer.ggml.tokens");
+  if (!toks) return std::nullopt;
+  const auto strings = [&](const char* key, std::vector<std::string>& out) {
+    const gguf_value* v = f.find(key);
+    if (!v) return;
+    if (!v->is_array() || v->element_type() != gguf_type::string) f.fail(key, "not an array of strings");
+    for (const gguf_value& x : v->items()) out.push_back(x.str());
+  };
+  gguf_vocab v;
+  v.model = f.find("tokenizer.ggml.model") ? f.get_string("tokenizer.ggml.model") : "gpt2";
+  v.pre = f.find("tokenizer.ggml.pre") ? f.get_string("tokenizer.ggml.pre") : "default";
+  strings("tokenizer.ggml.tokens", v.tokens);
+  strings("tokenizer.ggml.merges", v.merges);
+  if (const gguf_value* s = f.find("tokenizer.ggml.scores")) {
+    if (!s->is_array() || s->element_type() != gguf_type::f32) f.fail("tokenizer.ggml.scores", "not an array of f32");
+    for (const gguf_value& x : s->items()) v.scores.push_back(std::get<float>(x.data()));
+  }
+  if (const gguf_value* t = f.find("tokenizer.ggml.token_type")) {
+    if (!t->is_array() || t->element_type() != gguf_type::i32) f.fail("tokenizer.ggml.token_type", "not an array of i32");
+    for (const gguf_value& x : t->items()) v.token_types.push_back(std::get<std::int32_t>(x.data()));
+  }
+  if ((!v.scores.empty() && v.scores.size() != v.tokens.size()) || (!v.token_types.empty() && v.token_types.size() != v.tokens.size()))
+    f.fail("tokenizer.ggml", "the scores or token types do not match the " + std::to_string(v.tokens.size()) + " tokens");
+  const auto id = [&](const char* key, std::int64_t& out) {
+    if (f.find(key)) out = std::int64_t(f.get_uint(key));
+  };
+  id("tokenizer.ggml.bos_token_id", v.bos);
+  id("tokenizer.ggml.eos_token_id", v.eos);
+  id("tokenizer.ggml.unknown_token_id", v.unk);
+  id("tokenizer.ggml.padding_token_id", v.pad);
+  if (const gguf_value* b = f.find("tokenizer.ggml.add_bos_token")) {
+    if (b->type() != gguf_type::boolean) f.fail("tokenizer.ggml.add_bos_token", "not a bool");
+    v.add_bos = std::get<bool>(b->data());
+  }
+  return v;
 }
 
 /// The model of a validated GGUF file; throws gguf_error naming the file and the field.

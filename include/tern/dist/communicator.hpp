@@ -52,6 +52,9 @@ class communicator {
   static communicator world() { return communicator(MPI_COMM_WORLD); }
   /// This process alone, as a one-rank communicator (MPI_COMM_SELF).
   static communicator self() { return communicator(MPI_COMM_SELF); }
+  /// One process that never started MPI (a program run without a launcher, see
+  /// environment.hpp): rank 0 of 1, every collective the identity, no MPI call made.
+  static communicator solo() { return communicator(); }
   /// An existing MPI communicator; the caller keeps it alive.
   explicit communicator(MPI_Comm comm) : comm_(comm) {
     int initialised = 0, finalised = 0;
@@ -71,26 +74,31 @@ class communicator {
 
   template <class T>
   void allreduce_sum(std::span<T> x) const {
+    if (comm_ == MPI_COMM_NULL) return;
     for (std::size_t i = 0; i < x.size(); i += max_count) {
       const int n = static_cast<int>(std::min<std::size_t>(max_count, x.size() - i));
       MPI_Allreduce(MPI_IN_PLACE, x.data() + i, n, mpi_type<T>(), MPI_SUM, comm_);
     }
   }
   bool all_equal(std::uint64_t v) const {
+    if (comm_ == MPI_COMM_NULL) return true;
     std::uint64_t lo = v, hi = v;
     MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, comm_);
     MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, comm_);
     return lo == hi;
   }
   void broadcast(std::span<std::byte> x, int root = 0) const {
+    if (comm_ == MPI_COMM_NULL) return;
     for (std::size_t i = 0; i < x.size(); i += max_count) {
       const int n = static_cast<int>(std::min<std::size_t>(max_count, x.size() - i));
       MPI_Bcast(x.data() + i, n, MPI_BYTE, root, comm_);
     }
   }
-  void barrier() const { MPI_Barrier(comm_); }
+  void barrier() const {
+    if (comm_ != MPI_COMM_NULL) MPI_Barrier(comm_);
+  }
   [[noreturn]] void abort(int code) const {
-    MPI_Abort(comm_, code);
+    if (comm_ != MPI_COMM_NULL) MPI_Abort(comm_, code);
     std::_Exit(code);  // MPI_Abort does not return; this keeps [[noreturn]] honest
   }
 
@@ -105,6 +113,7 @@ class communicator {
       return MPI_INT64_T;
     }
   }
+  communicator() : comm_(MPI_COMM_NULL) {}
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
 };

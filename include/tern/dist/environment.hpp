@@ -3,6 +3,13 @@
 // destructor (only if this object initialised MPI, so a program embedded in a larger MPI
 // application leaves MPI to it). Without TERN_HAS_MPI it does nothing and the run has one rank.
 //
+// MPI is started only when a launcher started this process (mpirun/mpiexec of Open MPI, MPICH
+// or Intel MPI, srun: one of OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK, PMI_SIZE in the
+// environment) or when TERN_MPI_INIT=1 asks for it. A program run by itself gets the one-
+// process communicator (communicator::solo) without touching MPI: MPI's singleton start-up
+// costs a third of a second per process, which tools and tests that run a program hundreds of
+// times would pay for nothing.
+//
 // Thread level MPI_THREAD_FUNNELED: OpenMP and tern's thread pool compute, only the main thread
 // calls MPI.
 //
@@ -16,7 +23,9 @@
 //     try { return run(argc, argv); }
 //     catch (const std::exception& e) { std::cerr << "prog: " << e.what() << "\n"; return env.stop_all(1); }
 //   }
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 #include "tern/dist/communicator.hpp"
 
@@ -33,7 +42,9 @@ class environment {
 #if defined(TERN_HAS_MPI)
     int initialised = 0;
     MPI_Initialized(&initialised);
-    if (!initialised) {
+    if (!initialised && !launched_by_mpi()) {
+      solo_ = true;
+    } else if (!initialised) {
       int provided = 0;
       if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         throw std::runtime_error("tern::dist::environment: MPI_Init_thread failed");
@@ -54,7 +65,20 @@ class environment {
 #endif
   }
 
-  communicator world() const { return communicator::world(); }
+  communicator world() const {
+#if defined(TERN_HAS_MPI)
+    if (solo_) return communicator::solo();
+#endif
+    return communicator::world();
+  }
+
+  /// True when an MPI launcher started this process, or TERN_MPI_INIT=1.
+  static bool launched_by_mpi() {
+    if (const char* f = std::getenv("TERN_MPI_INIT")) return std::string_view(f) == "1";
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+      if (std::getenv(v)) return true;
+    return false;
+  }
 
   /// Ends every rank with `code` when there are several; returns `code` with one.
   int stop_all(int code) const {
@@ -64,7 +88,7 @@ class environment {
   }
 
  private:
-  bool owner_ = false;
+  bool owner_ = false, solo_ = false;
 };
 
 }  // inline namespace with_mpi / without_mpi (see communicator.hpp)

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_number.hpp"
 #include "tern/hf.hpp"
 
 #ifdef _OPENMP
@@ -82,14 +83,9 @@ struct options {
   int threads = 2;
 };
 
-template <class V>
-V parse_number(const std::string& opt, const std::string& text) {
-  std::istringstream in(text);
-  V v{};
-  in >> v;
-  if (!in || !in.eof()) throw std::invalid_argument("option " + opt + ": '" + text + "' is not a valid number");
-  return v;
-}
+using tern_cli::check_above;
+using tern_cli::check_range;
+using tern_cli::parse_number;
 
 options parse(int argc, char** argv) {
   options o;
@@ -147,15 +143,25 @@ options parse(int argc, char** argv) {
   } else if (!o.model.empty() || !o.out.empty() || steps_given || !o.resume.empty()) {
     throw std::invalid_argument("--make-tiny-checkpoint takes only --corpus, --pretrain-steps, --seed, --threads, --seq");
   }
-  if (o.seq <= 0 || o.batch <= 0) throw std::invalid_argument("--seq and --batch must be positive");
-  if (o.threads <= 0) throw std::invalid_argument("--threads must be positive");
-  if (!(o.lr > 0)) throw std::invalid_argument("--lr must be > 0");
-  if (!(o.clip > 0)) throw std::invalid_argument("--clip must be > 0");
-  if (!(o.kd_tau > 0)) throw std::invalid_argument("--kd-tau must be > 0");
-  if (o.eval_windows < 0 || o.log_every < 0 || o.pretrain_steps < 0)
-    throw std::invalid_argument("--eval-windows, --log-every and --pretrain-steps must be >= 0");
-  if (!(o.ramp_end > 0 && o.ramp_end <= 1) || !(o.ramp_len > 0 && o.ramp_len <= 1))
-    throw std::invalid_argument("--ramp-end and --ramp-len must be in (0, 1]");
+  // Bounds, each with its reason: they keep every derived size inside int64 and memory.
+  constexpr std::int64_t max_steps = 100'000'000;
+  if (o.make_tiny.empty()) check_range("--steps", o.steps, std::int64_t(1), max_steps, "10^8 steps take days even for a tiny model");
+  check_range("--seq", o.seq, index(1), index(8192), "attention keeps a seq x seq score matrix per head: 256 MiB at 8192");
+  check_range("--batch", o.batch, index(1), index(65536), "a batch beyond 65536 windows does not fit any step's activations");
+  check_range("--batch x --seq", o.batch * o.seq, index(1), index(1) << 20,
+              "one step's activations take tens of floats per token, layer and feature");
+  check_range("--threads", o.threads, 1, 1024, "more threads than cores only adds contention");
+  check_above("--lr", o.lr, 0.0, 1.0, "AdamW moves each weight by about lr per step; beyond 1 training diverges");
+  check_above("--clip", o.clip, 0.0, 1e6, "a gradient-norm limit; 1e6 is no limit at all");
+  check_above("--kd-tau", o.kd_tau, 0.0, 100.0, "beyond 100 the softened teacher is uniform to float precision");
+  check_range("--weight-decay", o.weight_decay, 0.0, 1.0, "decoupled decay multiplies each weight by 1 - lr x wd per step");
+  check_range("--eval-windows", o.eval_windows, index(0), index(1) << 24, "0 means the whole split");
+  check_range("--log-every", o.log_every, std::int64_t(0), max_steps, "a period in steps; 0: no progress lines");
+  check_range("--pretrain-steps", o.pretrain_steps, std::int64_t(0), max_steps, "10^8 steps take days");
+  if (o.checkpoint_every != -1)
+    check_range("--checkpoint-every", o.checkpoint_every, std::int64_t(0), max_steps, "a period in steps; 0: only at the end");
+  check_above("--ramp-end", o.ramp_end, 0.0, 1.0, "a fraction of --steps");
+  check_above("--ramp-len", o.ramp_len, 0.0, 1.0, "a fraction of the ramp window");
   if (o.stop_at < 0 || o.stop_at > o.steps) throw std::invalid_argument("--stop-at must be in [0, --steps]");
   if (o.checkpoint_every < 0) o.checkpoint_every = std::max<std::int64_t>(1, o.steps / 4);
   if (o.checkpoint.empty()) o.checkpoint = o.out + ".ckpt";

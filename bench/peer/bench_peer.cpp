@@ -9,11 +9,14 @@
 //                                (single tokens after it, positions 128..), on a thread pool of T
 // Timings are the median of repetitions (prefill 5, decode 5 runs of 32 steps).
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "tern/infer/session.hpp"
@@ -116,10 +119,24 @@ int run(const std::string& file, int threads) {
 
 int main(int argc, char** argv) {
   try {
+    const char* usage = "usage: bench_peer make OUT.gguf | bench_peer run FILE.gguf THREADS (1..1024)\n";
     const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "--help" || mode == "-h") {
+      std::cout << usage;
+      return 0;
+    }
     if (mode == "make" && argc == 3) return make(argv[2]);
-    if (mode == "run" && argc == 4) return run(argv[2], std::stoi(argv[3]));
-    std::cerr << "usage: bench_peer make OUT.gguf | bench_peer run FILE.gguf THREADS\n";
+    if (mode == "run" && argc == 4) {
+      const std::string_view text(argv[3]);
+      int threads = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), threads);
+      if (ec != std::errc() || end != text.data() + text.size() || threads < 1 || threads > 1024) {
+        std::cerr << "bench_peer: THREADS must be an integer in 1..1024, got '" << text << "'\n" << usage;
+        return 2;
+      }
+      return run(argv[2], threads);
+    }
+    std::cerr << usage;
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "bench_peer: " << e.what() << "\n";

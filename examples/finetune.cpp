@@ -90,7 +90,7 @@ using tern_cli::parse_number;
 options parse(int argc, char** argv) {
   options o;
   std::vector<std::string> args(argv + 1, argv + argc);
-  bool steps_given = false;
+  bool steps_given = false, checkpoint_every_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -124,7 +124,10 @@ options parse(int argc, char** argv) {
     else if (a == "--weight-decay") o.weight_decay = parse_number<double>(a, v);
     else if (a == "--ramp-end") o.ramp_end = parse_number<double>(a, v);
     else if (a == "--ramp-len") o.ramp_len = parse_number<double>(a, v);
-    else if (a == "--checkpoint-every") o.checkpoint_every = parse_number<std::int64_t>(a, v);
+    else if (a == "--checkpoint-every") {
+      o.checkpoint_every = parse_number<std::int64_t>(a, v);
+      checkpoint_every_given = true;
+    }
     else if (a == "--log-every") o.log_every = parse_number<std::int64_t>(a, v);
     else if (a == "--pretrain-steps") o.pretrain_steps = parse_number<std::int64_t>(a, v);
     else if (a == "--stop-at") o.stop_at = parse_number<std::int64_t>(a, v);
@@ -140,8 +143,12 @@ options parse(int argc, char** argv) {
     if (o.corpus.empty()) throw std::invalid_argument("--corpus FILE is required");
     if (o.out.empty()) throw std::invalid_argument("--out MODEL.tern is required");
     if (!steps_given || o.steps <= 0) throw std::invalid_argument("--steps N (N > 0) is required");
-  } else if (!o.model.empty() || !o.out.empty() || steps_given || !o.resume.empty()) {
-    throw std::invalid_argument("--make-tiny-checkpoint takes only --corpus, --pretrain-steps, --seed, --threads, --seq");
+  } else {
+    for (const std::string& a : args)
+      if (a.rfind("--", 0) == 0 && a != "--make-tiny-checkpoint" && a != "--corpus" && a != "--pretrain-steps" &&
+          a != "--seed" && a != "--threads" && a != "--seq")
+        throw std::invalid_argument("--make-tiny-checkpoint takes only --corpus, --pretrain-steps, --seed, --threads, --seq (not " +
+                                    a + ")");
   }
   // Bounds, each with its reason: they keep every derived size inside int64 and memory.
   constexpr std::int64_t max_steps = 100'000'000;
@@ -158,12 +165,12 @@ options parse(int argc, char** argv) {
   check_range("--eval-windows", o.eval_windows, index(0), index(1) << 24, "0 means the whole split");
   check_range("--log-every", o.log_every, std::int64_t(0), max_steps, "a period in steps; 0: no progress lines");
   check_range("--pretrain-steps", o.pretrain_steps, std::int64_t(0), max_steps, "10^8 steps take days");
-  if (o.checkpoint_every != -1)
+  if (checkpoint_every_given)
     check_range("--checkpoint-every", o.checkpoint_every, std::int64_t(0), max_steps, "a period in steps; 0: only at the end");
   check_above("--ramp-end", o.ramp_end, 0.0, 1.0, "a fraction of --steps");
   check_above("--ramp-len", o.ramp_len, 0.0, 1.0, "a fraction of the ramp window");
   if (o.stop_at < 0 || o.stop_at > o.steps) throw std::invalid_argument("--stop-at must be in [0, --steps]");
-  if (o.checkpoint_every < 0) o.checkpoint_every = std::max<std::int64_t>(1, o.steps / 4);
+  if (!checkpoint_every_given) o.checkpoint_every = std::max<std::int64_t>(1, o.steps / 4);
   if (o.checkpoint.empty()) o.checkpoint = o.out + ".ckpt";
   return o;
 }
@@ -192,10 +199,13 @@ std::string freeze_and_save(const options& o, Model& model, const tern::hf::llam
   tern::save_model(o.out, tern::infer::freeze(model));
   const fs::path tok_dir = o.out + ".tokenizer";
   fs::create_directories(tok_dir);
+  // The target holds exactly the checkpoint's tokenizer files: one left from an earlier run
+  // (a tokenizer.json beside a new tokenizer.model) would be loaded instead.
   auto copy_tokenizer = [&](const fs::path& to) {
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json"})
-      if (fs::exists(fs::path(o.model) / f))
-        fs::copy_file(fs::path(o.model) / f, to / f, fs::copy_options::overwrite_existing);
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json"}) {
+      fs::remove(to / f);
+      if (fs::exists(fs::path(o.model) / f)) fs::copy_file(fs::path(o.model) / f, to / f);
+    }
   };
   copy_tokenizer(tok_dir);
   std::cerr << "saved: " << o.out << " (tokenizer in " << tok_dir.string() << "/)\n";

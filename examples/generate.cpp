@@ -13,6 +13,7 @@
 //                      [--tokenizer DIR] [--bos] [--no-mmap]
 //        tern_generate --help
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <span>
@@ -145,6 +146,7 @@ namespace fs = std::filesystem;
 struct text_codec {
   bool bytes = true;
   std::string kind = "bytes";
+  tern::index vocab = 256;  ///< ids below this have a text
   tern::token bos = -1, eos = -1;
   std::function<std::vector<tern::token>(std::string_view)> encode;
   std::function<std::string(std::span<const tern::token>)> decode;
@@ -192,6 +194,7 @@ text_codec codec_for(const options& o, const tern::transformer_config& c) {
   codec.kind = tok.kind() + " from " + dir;
   codec.bos = tok.bos_id();
   codec.eos = tok.eos_id();
+  codec.vocab = tok.vocab_size();
   codec.encode = [tok](std::string_view s) { return tok.encode(s); };
   codec.decode = [tok](std::span<const tern::token> ids) { return tok.decode(ids); };
   return codec;
@@ -231,23 +234,48 @@ int run(const options& o) {
   go.max_new_tokens = o.n;
   go.sampling = o.sampling;
   go.stop_token = codec.bytes ? o.stop_byte : codec.eos;
-  // Streams the text of the tokens so far past what is already printed: a token's text can
-  // depend on its neighbours (SentencePiece's leading space, UTF-8 split over byte tokens).
-  std::vector<tern::token> out;
-  std::size_t printed = 0;
+  // The continuation's text is decode(context + generated) minus decode(context), the context
+  // being the prompt's last tokens: a token's text can depend on its neighbours (SentencePiece
+  // drops the leading space of a first piece; a UTF-8 character can span byte tokens). New text
+  // is printed once it extends what is printed and does not end in U+FFFD (a character still
+  // unfinished). Ids the tokenizer has no text for (a model vocabulary padded beyond it) are
+  // skipped and counted.
+  const std::size_t n_ctx = std::min<std::size_t>(4, prompt.size());
+  std::vector<tern::token> seq(prompt.end() - std::ptrdiff_t(n_ctx), prompt.end());
+  const std::string base = codec.bytes ? std::string() : codec.decode(seq);
+  std::string printed;
+  tern::index unknown = 0;
   const tern::infer::generate_stats st = tern::infer::generate(
       s, prompt, go,
       [&](tern::token t) {
-        out.push_back(t);
-        const std::string text = codec.bytes ? std::string(1, char(t)) : codec.decode(out);
-        if (codec.bytes) std::fwrite(text.data(), 1, 1, stdout);
-        else if (text.size() > printed) {
-          std::fwrite(text.data() + printed, 1, text.size() - printed, stdout);
-          printed = text.size();
+        if (codec.bytes) {
+          std::fputc(t, stdout);
+          std::fflush(stdout);
+          return;
         }
-        std::fflush(stdout);
+        if (t >= codec.vocab) {
+          ++unknown;
+          return;
+        }
+        seq.push_back(t);
+        std::string full;
+        try {
+          full = codec.decode(seq);
+        } catch (const std::out_of_range&) {
+          seq.pop_back();
+          ++unknown;
+          return;
+        }
+        const std::string text = full.compare(0, base.size(), base) == 0 ? full.substr(base.size()) : full;
+        const bool unfinished = text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+        if (!unfinished && text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0) {
+          std::fwrite(text.data() + printed.size(), 1, text.size() - printed.size(), stdout);
+          printed = text;
+          std::fflush(stdout);
+        }
       },
       pool);
+  if (unknown) std::cerr << "\nnote: " << unknown << " generated id(s) have no text in the tokenizer (skipped)";
   std::fflush(stdout);
   std::cerr << "\nprompt " << st.prompt_tokens << " tokens" << (st.prompt_tokens < tern::index(prompt.size()) ? " (truncated to the context)" : "")
             << ", generated " << st.new_tokens << (st.stopped ? " (stopped)" : "") << "; prefill " << st.prefill_tokens_per_s()

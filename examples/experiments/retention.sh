@@ -6,19 +6,28 @@
 #   usage: examples/experiments/retention.sh DEMO OUT [PRETRAIN_FILE] [FT_FILE]
 #   env:   SEEDS="1 2 3"  BUDGETS="15 75 300" (fine-tuning steps; the FP run is 1500 steps of the
 #          same batch, so these are 1%, 5% and 20% of its tokens)  THREADS=1  EXTRA="" (more demo flags)
+#          FT_COMMIT=<rev>: take the headers of that commit (docs/results.md: FT_COMMIT=ce90879)
 # Defaults: pretraining on tinyshakespeare (../shared/data), fine-tuning on tern's own headers
-# (include/tern/**/*.hpp, sorted, concatenated: C++, a distribution Shakespeare does not teach).
+# (include/tern/**/*.hpp, sorted, concatenated: C++, a distribution Shakespeare does not teach),
+# built once into OUT/ft_corpus.txt (its size and SHA-256 are printed) and reused by later runs.
 set -euo pipefail
-if [ $# -lt 2 ] || [ "$1" = "--help" ]; then sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; [ $# -lt 2 ] && exit 2 || exit 0; fi
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [ $# -lt 2 ]; then sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; fi
 demo=$1 out=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 pretrain=${3:-$root/../shared/data/tinyshakespeare.txt}
 mkdir -p "$out"
 ft=${4:-$out/ft_corpus.txt}
-if [ -z "${4:-}" ]; then
-  find "$root/include/tern" -name '*.hpp' | LC_ALL=C sort | xargs cat > "$ft"
+if [ -z "${4:-}" ] && [ ! -s "$ft" ]; then
+  if [ -n "${FT_COMMIT:-}" ]; then
+    git -C "$root" ls-tree -r --name-only "$FT_COMMIT" include/tern | grep '\.hpp$' | LC_ALL=C sort |
+      while read -r f; do git -C "$root" show "$FT_COMMIT:$f"; done > "$ft"
+  else
+    find "$root/include/tern" -name '*.hpp' | LC_ALL=C sort | xargs cat > "$ft"
+  fi
 fi
 for f in "$pretrain" "$ft"; do [ -s "$f" ] || { echo "retention.sh: '$f' is missing or empty" >&2; exit 1; }; done
+echo "retention.sh: fine-tuning corpus $ft: $(wc -c < "$ft") bytes, sha256 $(sha256sum "$ft" | cut -c1-16)" >&2
 for seed in ${SEEDS:-1 2 3}; do
   fp="$out/fp-$seed.ckpt"
   for steps in ${BUDGETS:-15 75 300}; do

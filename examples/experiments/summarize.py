@@ -45,18 +45,21 @@ def main(paths):
         wins = {}
         for key, _ in cols:
             w = defaultdict(int)
-            for r in recs:
-                ran = [v for v in TERNARY if r.get(v)]
+            for r in recs:  # a diverged run has a null loss: it cannot win
+                ran = [v for v in TERNARY if r.get(v) and r[v].get(key) is not None]
                 if ran:
                     w[min(ran, key=lambda v: r[v][key])] += 1
             wins[key] = w
         print("| variant | " + " | ".join(f"{name} (nats/byte)" for _, name in cols) + " |")
         print("|---|" + "---:|" * len(cols))
         for v in VARIANTS:
-            vals = {key: [r[v][key] for r in recs if r.get(v)] for key, _ in cols}
+            vals = {key: [r[v][key] for r in recs if r.get(v) and r[v].get(key) is not None] for key, _ in cols}
+            diverged = {key: sum(1 for r in recs if r.get(v) and r[v].get(key) is None) for key, _ in cols}
             cells = []
             for key, _ in cols:
                 c = fmt(vals[key])
+                if diverged[key]:
+                    c += f" ({diverged[key]} diverged)"
                 n = wins[key].get(v, 0)
                 if n:
                     c = f"**{c}** (best in {n}/{len(recs)})"

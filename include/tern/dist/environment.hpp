@@ -72,12 +72,13 @@ class environment {
     return communicator::world();
   }
 
-  /// True when an MPI launcher started this process, or TERN_MPI_INIT=1.
+  /// True when an MPI launcher started this process, or TERN_MPI_INIT=1 (which only forces
+  /// MPI on: any other value changes nothing).
   static bool launched_by_mpi() {
-    if (const char* f = std::getenv("TERN_MPI_INIT")) return std::string_view(f) == "1";
     for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
       if (std::getenv(v)) return true;
-    return false;
+    const char* f = std::getenv("TERN_MPI_INIT");
+    return f && std::string_view(f) == "1";
   }
 
   /// Ends every rank with `code` when there are several; returns `code` with one.

@@ -213,6 +213,8 @@ TEST_CASE("model file: consistent lies are caught by the field checks", "[infer]
   CHECK(lie([](auto& g) { put<std::int64_t>(g, 48, std::int64_t(1) << 40); reseal(g); }).find("config.vocab") != std::string::npos);
   CHECK(lie([](auto& g) { put<std::int64_t>(g, 96, 0); reseal(g); }).find("config.max_seq") != std::string::npos);
   CHECK(lie([](auto& g) { put<double>(g, 112, -1.0); reseal(g); }).find("config.norm_eps") != std::string::npos);
+  // positive as a double but 0 as the float the norms compute in (a fuzzer's finding)
+  CHECK(lie([](auto& g) { put<double>(g, 112, 1e-50); reseal(g); }).find("below the smallest normal float") != std::string::npos);
   CHECK(lie([](auto& g) { put<std::uint32_t>(g, 120, 7); reseal(g); }).find("block_norm") != std::string::npos);
   CHECK(lie([](auto& g) { put<std::uint32_t>(g, 128, 9); reseal(g); }).find("attn_in.format") != std::string::npos);
   CHECK(lie([](auto& g) { put<std::uint32_t>(g, 128 + 4 * 16 + 8, 0); reseal(g); }).find("head.granularity") != std::string::npos);

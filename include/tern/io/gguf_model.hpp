@@ -41,6 +41,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <cstring>
 #include <initializer_list>
 #include <optional>
@@ -351,6 +352,8 @@ class importer {
     c.norm_eps = f_.get_float(a + "attention.layer_norm_rms_epsilon");
     c.rope_base = f_.find(a + "rope.freq_base") ? f_.get_float(a + "rope.freq_base") : 10000.0;
     if (!(c.norm_eps > 0.0 && c.norm_eps < 1.0)) fail(a + "attention.layer_norm_rms_epsilon", std::to_string(c.norm_eps) + " is outside (0, 1)");
+    if (!(float(c.norm_eps) >= std::numeric_limits<float>::min()))  // the norms compute in float
+      fail(a + "attention.layer_norm_rms_epsilon", std::to_string(c.norm_eps) + " is below the smallest normal float");
     if (!std::isfinite(c.rope_base) || !(c.rope_base > 1.0) || c.rope_base > 1e12)
       fail(a + "rope.freq_base", std::to_string(c.rope_base) + " is outside (1, 1e12]");
     const gguf_tensor_info& emb = tensor("token_embd.weight", 2);

@@ -267,6 +267,8 @@ class parser {
       fail("config.rope_base", std::to_string(c.rope_base) + " is outside (1, 1e12]");
     if (!std::isfinite(c.norm_eps) || !(c.norm_eps > 0.0 && c.norm_eps < 1.0))
       fail("config.norm_eps", std::to_string(c.norm_eps) + " is outside (0, 1)");
+    if (!(float(c.norm_eps) >= std::numeric_limits<float>::min()))  // the norms compute in float
+      fail("config.norm_eps", std::to_string(c.norm_eps) + " is below the smallest normal float");
     try {
       c.validate();
     } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 # One bounded fuzzing run (see CMakeLists.txt): seeds, then libFuzzer for TERN_FUZZ_SECONDS.
-# Usage: cmake -DNAME=<n> -DFUZZER=<exe> -DSEEDER=<exe> -DWORK=<dir> -DMALLOC_LIMIT_MB=<n> -P run_fuzzer.cmake
+# Usage: cmake -DNAME=<n> -DFUZZER=<exe> -DSEEDER=<exe> -DWORK=<dir> -DMALLOC_LIMIT_MB=<n> [-DREGRESSIONS=<dir>]
+#        -P run_fuzzer.cmake
 foreach(v NAME FUZZER SEEDER WORK MALLOC_LIMIT_MB)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "run_fuzzer: pass -D${v}=...")
@@ -11,6 +12,19 @@ if(DEFINED ENV{TERN_FUZZ_SECONDS})
   if(NOT seconds MATCHES "^[0-9]+$" OR seconds EQUAL 0 OR seconds GREATER 86400)
     message(FATAL_ERROR "run_fuzzer: TERN_FUZZ_SECONDS='${seconds}' must be a whole number of seconds in [1, 86400]")
   endif()
+endif()
+
+set(seed 1)
+if(DEFINED ENV{TERN_FUZZ_SEED})
+  set(seed "$ENV{TERN_FUZZ_SEED}")
+  if(NOT seed MATCHES "^[0-9]+$" OR seed GREATER 4294967295)
+    message(FATAL_ERROR "run_fuzzer: TERN_FUZZ_SEED='${seed}' must be a whole number in [0, 4294967295] (0: a new seed each run)")
+  endif()
+endif()
+# Reproducers of past findings, committed beside the fuzzers, are read with the seeds.
+set(regressions "")
+if(DEFINED REGRESSIONS AND IS_DIRECTORY "${REGRESSIONS}")
+  set(regressions "${REGRESSIONS}")
 endif()
 
 # Fresh seeds and corpus every run (the run is reproducible from the seeds); findings are kept
@@ -28,15 +42,20 @@ if(n_seeds EQUAL 0)
   message(FATAL_ERROR "fuzz_${NAME}: the seed writer wrote no seeds")
 endif()
 
-message(STATUS "fuzz_${NAME}: ${n_seeds} seeds, ${seconds} s, malloc limit ${MALLOC_LIMIT_MB} MB, rss limit 2048 MB")
+set(n_regressions 0)
+if(regressions)
+  file(GLOB regression_files "${regressions}/*")
+  list(LENGTH regression_files n_regressions)
+endif()
+message(STATUS "fuzz_${NAME}: ${n_seeds} seeds, ${n_regressions} regression inputs, seed ${seed}, ${seconds} s, malloc limit ${MALLOC_LIMIT_MB} MB, rss limit 2048 MB")
 math(EXPR wall "${seconds} + 120")
 execute_process(
   COMMAND ${CMAKE_COMMAND} -E env
           "ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0:abort_on_error=0"
           "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
           "${FUZZER}" -max_total_time=${seconds} -timeout=10 -rss_limit_mb=2048
-          -malloc_limit_mb=${MALLOC_LIMIT_MB} -artifact_prefix=${WORK}/findings/ -print_final_stats=1
-          "${WORK}/corpus" "${WORK}/seeds"
+          -malloc_limit_mb=${MALLOC_LIMIT_MB} -seed=${seed} -artifact_prefix=${WORK}/findings/ -print_final_stats=1
+          "${WORK}/corpus" "${WORK}/seeds" ${regressions}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT ${wall})
 file(WRITE "${WORK}/fuzzer.log" "${out}${err}")
 file(GLOB findings "${WORK}/findings/*")

@@ -154,6 +154,22 @@ TEST_CASE("bpe tokenizer: what it does not implement, and bad input, are clear e
   j = small_tokenizer();
   j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}};
   expect(j, "regex '(unclosed'");
+  // Ids that would size the id tables far beyond the tokens given (a few bytes asking for
+  // gigabytes), or that do not fit a token id, are refused before anything is allocated.
+  j = small_tokenizer();
+  j["added_tokens"][0]["id"] = 1 << 29;
+  expect(j, "ids reach 536870912 but only 16 tokens are given");
+  j = small_tokenizer();
+  j["model"]["vocab"]["d"] = 2 * 16 + 1024;  // 16 tokens: a table of max_id + 1 = 1057 > 2 * 16 + 1024
+  expect(j, "ids reach 1056");
+  j = small_tokenizer();
+  j["model"]["vocab"]["d"] = 2 * 16 + 1023;  // a table of exactly 2 * 16 + 1024 ids: sparse but accepted
+  CHECK_NOTHROW(make(j));
+  for (const json& bad : {json(std::int64_t(1) << 33), json(-1), json("7"), json(3.5)}) {
+    j = small_tokenizer();
+    j["added_tokens"][0]["id"] = bad;
+    expect(j, "added_tokens: invalid entry");
+  }
   CHECK_THROWS_WITH(tern::hf::bpe_tokenizer::from_json("{\"model\": ", "x.json"), Catch::Contains("x.json") && Catch::Contains("not valid JSON"));
   const auto t = make(small_tokenizer());
   CHECK_THROWS_WITH(t.encode("hel\xff"), Catch::Contains("not valid UTF-8 at byte 3"));

@@ -350,8 +350,11 @@ class bpe_tokenizer {
         for (const auto& a : j["added_tokens"]) {
           added_token t;
           t.content = a.at("content").get<std::string>();
-          t.id = token(a.at("id").get<std::int64_t>());
-          if (t.id < 0 || t.content.empty()) fail("added_tokens: invalid entry " + a.dump());
+          const auto& id = a.at("id");
+          if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > (1 << 30) ||
+              t.content.empty())
+            fail("added_tokens: invalid entry " + a.dump());
+          t.id = token(id.get<std::int64_t>());
           t.lstrip = a.value("lstrip", false);
           t.rstrip = a.value("rstrip", false);
           if (a.value("single_word", false)) fail("added_tokens: \"" + t.content + "\": single_word = true is not supported");
@@ -359,6 +362,13 @@ class bpe_tokenizer {
           added_.push_back(std::move(t));
         }
       }
+      // Ids index tables of max_id + 1 entries (here and in a model's embedding): a sparse id set
+      // would make a few bytes of JSON allocate gigabytes. Real vocabularies are dense; at most
+      // half of the ids below max_id may be unused.
+      const std::size_t entries = vocab_.size() + added_.size();
+      if (max_id >= 0 && std::size_t(max_id) + 1 > 2 * entries + 1024)
+        fail("model.vocab / added_tokens: ids reach " + std::to_string(max_id) + " but only " +
+             std::to_string(entries) + " tokens are given (at most half the ids may be unused)");
       id_to_token_.assign(std::size_t(max_id + 1), std::string());
       known_.assign(id_to_token_.size(), false);
       is_added_.assign(id_to_token_.size(), false);

@@ -230,3 +230,56 @@ TEST_CASE("markov_source: same seeds, same text; different text seed, different 
   bad.alphabet = "aa";
   CHECK_THROWS_AS(tern::markov_source(bad), std::invalid_argument);
 }
+
+TEST_CASE("markov_source: a related source shares a fraction of its rows with another table") {
+  tern::markov_source_config ca, cb;  // the demo's default (table seed 1) and its relative
+  cb.seed = 2;
+  const tern::markov_source a(ca), other(cb);
+  const auto same_row = [](const tern::markov_source& x, const tern::markov_source& y, std::size_t c) {
+    for (int s = 0; s < x.alphabet_size(); ++s)
+      if (x.probability(c, s) != y.probability(c, s)) return false;
+    return true;
+  };
+  // shared = 0 is the seed's own table, bit for bit; shared = 1 is the other table.
+  tern::markov_source_config c0 = cb, c1 = cb;
+  c0.shared = 0.0;
+  c1.shared = 1.0;
+  c1.shared_seed = 1;
+  const tern::markov_source s0(c0), s1(c1);
+  for (std::size_t c = 0; c < a.contexts(); ++c) {
+    CHECK(same_row(s0, other, c));
+    CHECK(same_row(s1, a, c));
+  }
+  CHECK(s1.entropy_bits_per_byte() == a.entropy_bits_per_byte());
+  // shared = 0.5: every row is one of the two tables' rows, about half from each (1024
+  // contexts: the binomial sd is 16), and the rows taken from neither table do not exist.
+  tern::markov_source_config ch = cb;
+  ch.shared = 0.5;
+  ch.shared_seed = 1;
+  const tern::markov_source half(ch);
+  std::size_t from_a = 0, from_other = 0;
+  for (std::size_t c = 0; c < a.contexts(); ++c) {
+    const bool in_a = same_row(half, a, c), in_other = same_row(half, other, c);
+    CHECK((in_a || in_other));
+    from_a += in_a;
+    from_other += in_other;
+  }
+  CHECK(from_a + from_other == a.contexts());
+  CHECK(from_a > 512 - 64);
+  CHECK(from_a < 512 + 64);
+  // Its entropy rate is exact for its own table: the true model's code length on its text.
+  const auto text = half.generate(200000, 3);
+  double bits = 0;
+  std::size_t ctx = std::size_t(half.symbol_index(text[0])) * 32 + std::size_t(half.symbol_index(text[1]));
+  for (std::size_t i = 2; i < text.size(); ++i) {
+    const int s = half.symbol_index(text[i]);
+    bits -= std::log2(half.probability(ctx, s));
+    ctx = half.next_context(ctx, s);
+  }
+  CHECK(bits / double(text.size() - 2) == Approx(half.entropy_bits_per_byte()).margin(0.015));
+  tern::markov_source_config bad = cb;
+  for (double f : {-0.1, 1.5, std::nan("")}) {
+    bad.shared = f;
+    CHECK_THROWS_WITH(tern::markov_source(bad), Catch::Contains("shared must be in [0, 1]"));
+  }
+}

@@ -9,6 +9,10 @@
 //     where w is nonzero only on `branching` distinct symbols chosen at random, with weights
 //     w = -log(u), u uniform (i.e. Exp(1), a flat Dirichlet). floor > 0 makes every transition
 //     possible, so the chain on contexts is irreducible and aperiodic: one stationary law pi.
+//   * related sources: with shared = f > 0, each context's row P(. | c) is, with probability f
+//     (drawn per context from its own stream), the row of the source with table seed
+//     `shared_seed`, else the row this seed draws. Two such sources agree on about a fraction f
+//     of the contexts and differ on the rest: text of one teaches part of the other.
 //
 // Entropy rate (bits per byte), exact up to the stationary-law iteration (~1e-12):
 //   H = sum_c pi(c) * H(P(. | c)),   H(p) = -sum_a p_a log2 p_a,
@@ -33,6 +37,8 @@ struct markov_source_config {
   int branching = 4;         ///< favoured successors per context
   double floor = 0.05;       ///< probability mass spread uniformly over the alphabet
   std::uint64_t seed = 1;    ///< seed of the transition table (not of the generated text)
+  double shared = 0.0;       ///< fraction of contexts whose row comes from `shared_seed`'s table
+  std::uint64_t shared_seed = 1;  ///< the table seed of the related source (with shared > 0)
 };
 
 class markov_source {
@@ -46,6 +52,7 @@ class markov_source {
     if (c_.order < 1 || c_.order > 4) throw std::invalid_argument("markov_source: order must be in [1, 4]");
     if (c_.branching < 1 || c_.branching > a) throw std::invalid_argument("markov_source: branching must be in [1, alphabet size]");
     if (!(c_.floor > 0 && c_.floor <= 1)) throw std::invalid_argument("markov_source: floor must be in (0, 1]");
+    if (!(c_.shared >= 0 && c_.shared <= 1)) throw std::invalid_argument("markov_source: shared must be in [0, 1]");
     contexts_ = 1;
     for (int i = 0; i < c_.order; ++i) contexts_ *= static_cast<std::size_t>(a);
     build_table();
@@ -118,9 +125,22 @@ class markov_source {
   }
 
   void build_table() {
+    p_ = draw_table(c_.seed);
+    if (c_.shared > 0) {
+      const std::vector<double> base = draw_table(c_.shared_seed);
+      const auto a = static_cast<std::size_t>(alphabet_size());
+      rng pick(c_.seed ^ 0x5a4ed5a4ed5a4ed5ULL);
+      for (std::size_t c = 0; c < contexts_; ++c)
+        if (pick.uniform() < c_.shared)
+          std::copy_n(base.begin() + std::ptrdiff_t(c * a), a, p_.begin() + std::ptrdiff_t(c * a));
+    }
+  }
+
+  /// The table of the construction above for one seed.
+  std::vector<double> draw_table(std::uint64_t seed) const {
     const int a = alphabet_size();
-    rng r(c_.seed);
-    p_.assign(contexts_ * static_cast<std::size_t>(a), 0.0);
+    rng r(seed);
+    std::vector<double> table(contexts_ * static_cast<std::size_t>(a), 0.0);
     std::vector<int> perm(static_cast<std::size_t>(a));
     for (std::size_t c = 0; c < contexts_; ++c) {
       for (int i = 0; i < a; ++i) perm[static_cast<std::size_t>(i)] = i;
@@ -135,8 +155,9 @@ class markov_source {
         sum += -std::log(u);
       }
       for (int s = 0; s < a; ++s)
-        p_[c * a + s] = c_.floor / a + (1.0 - c_.floor) * w[static_cast<std::size_t>(s)] / sum;
+        table[c * a + s] = c_.floor / a + (1.0 - c_.floor) * w[static_cast<std::size_t>(s)] / sum;
     }
+    return table;
   }
 
   void compute_stationary() {

@@ -8,6 +8,8 @@
 //   paper       (d) extra RMSNorm + gradual layer-wise lambda schedule (Steinmetz et al. 2025)
 //   kd          (e) knowledge distillation: KL to the FP teacher (temperature tau), lambda = 1,
 //                   no extra norm
+// and, only when --variants names them, ablations of (d): paper_plain (a gain-free extra norm)
+// and paper_head (the LM head ternary too, behind its own extra norm).
 //
 // Then the deployment: the paper variant (and the best ternary variant, if another) is frozen to
 // the packed ternary kernels (tern::infer::freeze), its validation loss recomputed by the frozen
@@ -24,9 +26,12 @@
 // prints, saves (--save-fp, the deployment) and measures the frozen model; --threads is per
 // rank. A rank that fails ends every rank with its message.
 //
-// With --ft-corpus FILE the variants fine-tune on FILE instead of the pretraining corpus, and
-// every model is evaluated on both: the pretraining corpus's held-out split (what the fine-tuning
-// must not destroy) and FILE's. With --log-dir DIR every training run writes DIR/<variant>.csv,
+// The variants fine-tune on data distinct from the pretraining data by default (the paper's
+// regime): with the built-in corpus, a related built-in Markov source that shares half of its
+// contexts' laws with the pretraining source; --ft-corpus FILE names a file instead,
+// --ft-corpus same the pretraining corpus itself.
+// With distinct data every model is evaluated on both: the pretraining corpus's held-out split
+// (what the fine-tuning must not destroy) and the fine-tuning corpus's. With --log-dir DIR every training run writes DIR/<variant>.csv,
 // one row per step (examples/plot_curves.sh draws them).
 //
 // Usage: tern_demo [--corpus FILE] [--ft-corpus FILE] [--log-dir DIR] [--steps N] [--ft-steps N] [--dim D] [--layers L]
@@ -73,7 +78,9 @@
 #include "tern/optim/adamw.hpp"
 #include "tern/optim/lr_schedule.hpp"
 #include "tern/schedule/layer_wise.hpp"
+#include "tern/schedule/exponential_warmup.hpp"
 #include "tern/schedule/linear_warmup.hpp"
+#include "tern/schedule/sigmoid_warmup.hpp"
 #include "tern/train/lm_step.hpp"
 #include "tern/train/retain_heap.hpp"
 #include "tern/train/trainer.hpp"
@@ -91,11 +98,14 @@ using tern_cli::parse_number;
 
 struct options {
   std::string corpus;                     // empty: the built-in Markov source
-  std::string ft_corpus;                  // empty: fine-tune on `corpus`
+  // Fine-tuning data. Empty: the built-in fine-tuning source when `corpus` is the built-in one
+  // (the paper's regime: pretraining knowledge that the fine-tuning data cannot teach again),
+  // else `corpus` itself. "same": `corpus` itself. Otherwise a file.
+  std::string ft_corpus;
   std::string log_dir;                    // empty: no per-step metrics files
   std::int64_t synthetic_bytes = 1 << 20;  // size of the generated default corpus
   std::int64_t steps = 1500;               // FP training steps
-  std::int64_t ft_steps = 300;             // fine-tuning steps of every ternary variant
+  std::int64_t ft_steps = 75;              // fine-tuning steps of every ternary variant (5% of `steps`)
   index dim = 96, layers = 4, heads = 4, seq = 64, batch = 16;
   double lr = 5e-3, ft_lr = 1.5e-3, clip = 1.0, weight_decay = 0.01, kd_tau = 1.0;
   std::uint64_t seed = 1;
@@ -108,6 +118,7 @@ struct options {
   // each layer's linear ramp lasts ramp_len of that window; layers start one delay apart.
   double ramp_end = 0.25, ramp_len = 0.5;
   tern::layer_order order = tern::layer_order::first_to_last;
+  enum class ramp_shape { linear, sigmoid, exponential } shape = ramp_shape::linear;
   std::vector<std::string> variants = {"ptq", "qat_abrupt", "qat_norm", "paper", "kd"};
   // Deployment of the paper variant (and the best ternary one): where, in which formats.
   std::string save_model = "tern_demo.tern";
@@ -120,13 +131,17 @@ struct options {
 const char* usage =
     "usage: tern_demo [options]\n"
     "  --corpus FILE      text file to model byte by byte (default: built-in synthetic Markov source)\n"
-    "  --ft-corpus FILE   fine-tune the ternary variants on FILE (distinct from the pretraining data);\n"
-    "                     every model is then evaluated on both corpora's validation splits\n"
+    "  --ft-corpus FILE|same  fine-tune the ternary variants on FILE (distinct from the pretraining\n"
+    "                     data), or on the pretraining corpus itself ('same'); every model is evaluated\n"
+    "                     on both corpora's validation splits. Default: with the built-in corpus, a\n"
+    "                     related built-in Markov source (half of its contexts follow the pretraining\n"
+    "                     source's law, half their own), so fine-tuning data covers only part of what\n"
+    "                     pretraining taught; with --corpus FILE, 'same'\n"
     "  --log-dir DIR      write DIR/<variant>.csv: step, loss, lr, grad_norm, tokens_per_s, skipped,\n"
     "                     lambda_mean and lambda per layer, one row per training step\n"
     "  --synthetic-bytes N  size of the generated default corpus (default 1048576)\n"
     "  --steps N          FP training steps (default 1500)\n"
-    "  --ft-steps N       fine-tuning steps of each ternary variant (default 300)\n"
+    "  --ft-steps N       fine-tuning steps of each ternary variant (default 75: 5% of the FP tokens)\n"
     "  --dim D --layers L --heads H   model size (default 96, 4, 4)\n"
     "  --seq S --batch B  window length and windows per step (default 64, 16)\n"
     "  --lr X --ft-lr X   peak learning rates, FP and fine-tuning (default 5e-3, 1.5e-3)\n"
@@ -142,8 +157,12 @@ const char* usage =
     "  --ramp-len F       paper: each layer's ramp length as a fraction of that window (default 0.5;\n"
     "                     1: all layers ramp together, no layer-wise delay)\n"
     "  --order first|last paper: quantize the input-side layer first (default) or last\n"
+    "  --ramp-shape S     paper: each layer's ramp, linear (default), sigmoid (k 10) or exponential\n"
+    "                     (1 - (1 - u)^5)\n"
     "  --variants LIST    comma-separated subset of ptq,qat_abrupt,qat_norm,paper,kd to run\n"
-    "                     (default all; skipped variants are null in the JSON)\n"
+    "                     (default: those five; skipped ones are null in the JSON), and the paper\n"
+    "                     recipe's ablations, run only when listed (not deployed): paper_plain (a\n"
+    "                     gain-free extra norm), paper_head (the LM head ternary too, with its norm)\n"
     "  --save-model FILE  where the frozen paper variant is saved (default tern_demo.tern; the best\n"
     "                     ternary variant, if another, goes to FILE with its name before the suffix)\n"
     "  --deploy-format F  packed ternary format of the frozen model: tq2 (2 bits, default) or tq1 (1.6)\n"
@@ -227,7 +246,12 @@ options parse(int argc, char** argv) {
       if (o.sample_bytes < 0 || o.sample_bytes > (index(1) << 20))
         throw std::invalid_argument("option --sample-bytes must be in [0, 1048576]");
     }
-    else if (a == "--order") {
+    else if (a == "--ramp-shape") {
+      if (v == "linear") o.shape = options::ramp_shape::linear;
+      else if (v == "sigmoid") o.shape = options::ramp_shape::sigmoid;
+      else if (v == "exponential") o.shape = options::ramp_shape::exponential;
+      else throw std::invalid_argument("option --ramp-shape: '" + v + "' is not linear, sigmoid or exponential");
+    } else if (a == "--order") {
       if (v == "first") o.order = tern::layer_order::first_to_last;
       else if (v == "last") o.order = tern::layer_order::last_to_first;
       else throw std::invalid_argument("option --order: '" + v + "' is not first or last");
@@ -235,9 +259,10 @@ options parse(int argc, char** argv) {
       o.variants.clear();
       std::istringstream list(v);
       for (std::string name; std::getline(list, name, ',');) {
-        if (name != "ptq" && name != "qat_abrupt" && name != "qat_norm" && name != "paper" && name != "kd")
+        if (name != "ptq" && name != "qat_abrupt" && name != "qat_norm" && name != "paper" && name != "kd" &&
+            name != "paper_plain" && name != "paper_head")
           throw std::invalid_argument("option --variants: unknown variant '" + name +
-                                      "' (known: ptq, qat_abrupt, qat_norm, paper, kd)");
+                                      "' (known: ptq, qat_abrupt, qat_norm, paper, kd, paper_plain, paper_head)");
         o.variants.push_back(name);
       }
       if (o.variants.empty()) throw std::invalid_argument("option --variants: the list is empty");
@@ -551,7 +576,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
   Eigen::setNbThreads(o.threads);
 
   // ---- data ----
-  std::optional<tern::markov_source> source;
+  std::optional<tern::markov_source> source, ft_source;
   std::optional<tern::byte_corpus> corpus_holder;
   if (o.corpus.empty()) {
     source.emplace();  // the default source: fixed table seed
@@ -566,8 +591,22 @@ int run(const options& o, const tern::dist::communicator& comm) {
             << " train, " << corpus.validation_size() << " validation; " << starts.size() << " validation windows of "
             << o.seq << ")\n";
   std::optional<tern::byte_corpus> ft_holder;
-  if (!o.ft_corpus.empty()) {
+  if (o.ft_corpus.empty() && o.corpus.empty()) {
+    // A related source: the same alphabet and order, half of the contexts with the pretraining
+    // source's next-byte law and half with laws of its own. Its text teaches the shared half
+    // again; what fine-tuning does to the other half of the pretraining knowledge it cannot
+    // repair, as fine-tuning data covers only part of what an LLM learned in pretraining.
+    tern::markov_source_config c;
+    c.seed = 2;
+    c.shared = 0.5;
+    c.shared_seed = source->config().seed;
+    ft_source.emplace(c);
+    ft_holder.emplace(ft_source->generate(std::size_t(o.synthetic_bytes), /*text seed=*/2),
+                      "built-in related Markov source (half of its contexts as in pretraining)", 0.1, o.seq + 1);
+  } else if (!o.ft_corpus.empty() && o.ft_corpus != "same") {
     ft_holder.emplace(tern::byte_corpus::from_file(o.ft_corpus, 0.1, o.seq + 1));
+  }
+  if (ft_holder) {
     log << "fine-tuning corpus: " << ft_holder->name() << ", " << ft_holder->size() << " bytes ("
               << ft_holder->train_size() << " train, " << ft_holder->validation_size() << " validation)\n";
   }
@@ -589,11 +628,18 @@ int run(const options& o, const tern::dist::communicator& comm) {
   if (source)
     log << "  true entropy rate of the source: " << source->entropy_bits_per_byte() << " bits/byte = "
               << source->entropy_nats_per_byte() << " nats/byte\n";
+  if (ft_source)
+    log << "  true entropy rate of the fine-tuning source: " << ft_source->entropy_bits_per_byte() << " bits/byte = "
+        << ft_source->entropy_nats_per_byte() << " nats/byte\n";
 
   const tern::transformer_config cfg = model_config(o);
   using fp_model = tern::transformer<float, tern::fp_policy>;
   using qat_model = tern::transformer<float, tern::qat_policy>;
   using norm_model = tern::transformer<float, tern::extra_norm_policy>;
+  using plain_norm_model = tern::transformer<
+      float, tern::model_policy<tern::projection<tern::absmean_ternary<>, tern::absmax_int8<>, tern::plain_rms_norm>>>;
+  using ternary_head_model =
+      tern::transformer<float, tern::with_head<tern::extra_norm_policy, tern::ternary_extra_norm_projection>>;
   const auto t_all = std::chrono::steady_clock::now();
 
   // ---- (1) the FP model ----
@@ -658,30 +704,54 @@ int run(const options& o, const tern::dist::communicator& comm) {
     m.set_lambda(1.0);
     evaluate_both(m, r_norm);
   }
-  result r_paper = skipped();
-  if (o.runs("paper")) {
-    // Layer pos(l) (its place in --order) ramps lambda linearly from 0 to 1 over `ramp` steps,
-    // starting at pos(l) * delay; the last one is fully ternary at `window` = ramp_end x the
-    // fine-tuning budget (default: a quarter), and the rest of the budget trains the fully ternary
-    // model.
-    const std::int64_t window =
-        std::max<std::int64_t>(1, std::int64_t(std::llround(o.ramp_end * double(o.ft_steps))));
-    const std::int64_t ramp = std::max<std::int64_t>(1, std::int64_t(std::llround(o.ramp_len * double(window))));
-    const std::int64_t delay = cfg.n_layers > 1 ? (window - ramp) / (cfg.n_layers - 1) : 0;
-    const tern::layer_wise<tern::linear_warmup> schedule(tern::linear_warmup(ramp), int(cfg.n_layers), 0, delay,
-                                                         o.order);
+  // The paper's schedule. Layer pos(l) (its place in --order) ramps lambda from 0 to 1 over
+  // `ramp` steps (in --ramp-shape), starting at pos(l) * delay; the last one is fully ternary at
+  // `window` = ramp_end x the fine-tuning budget (default: a quarter), and the rest of the
+  // budget trains the fully ternary model.
+  const std::int64_t window = std::max<std::int64_t>(1, std::int64_t(std::llround(o.ramp_end * double(o.ft_steps))));
+  const std::int64_t ramp = std::max<std::int64_t>(1, std::int64_t(std::llround(o.ramp_len * double(window))));
+  const std::int64_t delay = cfg.n_layers > 1 ? (window - ramp) / (cfg.n_layers - 1) : 0;
+  const char* shape_name = o.shape == options::ramp_shape::sigmoid       ? "sigmoid"
+                           : o.shape == options::ramp_shape::exponential ? "exponential"
+                                                                         : "linear";
+  const auto with_paper_schedule = [&](auto&& f) {
+    const auto layered = [&](auto shape) {
+      return tern::layer_wise<decltype(shape)>(shape, int(cfg.n_layers), 0, delay, o.order);
+    };
+    if (o.shape == options::ramp_shape::sigmoid) return f(layered(tern::sigmoid_warmup(ramp)));
+    if (o.shape == options::ramp_shape::exponential) return f(layered(tern::exponential_warmup(ramp)));
+    return f(layered(tern::linear_warmup(ramp)));
+  };
+  if (o.runs("paper") || o.runs("paper_plain") || o.runs("paper_head")) {
     if (cfg.n_layers > 1 && delay == 0)
-      log << "paper: all layers ramp together over " << ramp
-                << " steps (the ramp fills the window: no layer-wise delay, --order has no effect)\n";
+      log << "paper: all layers ramp together over " << ramp << " steps (" << shape_name
+          << "; the ramp fills the window: no layer-wise delay, --order has no effect)\n";
     else
-      log << "paper: layer-wise linear ramps of " << ramp << " steps, " << delay << " apart, "
-                << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
-    norm_model& m = m_paper.emplace(cfg, o.seed);
+      log << "paper: layer-wise " << shape_name << " ramps of " << ramp << " steps, " << delay << " apart, "
+          << (o.order == tern::layer_order::first_to_last ? "first" : "last") << " layer first\n";
+  }
+  // Fine-tunes m (the FP weights copied in) with the paper's schedule.
+  const auto fine_tune_paper = [&](auto& m, const char* key, result& r) {
     m.copy_parameters_from(fp);
-    r_paper = train_model(m, "paper", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed,
-                          [&](std::int64_t t) { m.set_lambda(schedule, t); });
+    with_paper_schedule([&](const auto& schedule) {
+      r = train_model(m, key, ft, o, comm, o.ft_steps, o.ft_lr, ft_seed,
+                      [&](std::int64_t t) { m.set_lambda(schedule, t); });
+    });
     m.set_lambda(1.0);
-    evaluate_both(m, r_paper);
+    evaluate_both(m, r);
+  };
+  result r_paper = skipped();
+  if (o.runs("paper")) fine_tune_paper(m_paper.emplace(cfg, o.seed), "paper", r_paper);
+  // Ablations of the recipe: the same schedule with a gain-free extra norm, or with the LM head
+  // ternary too (the paper's worst case). Evaluated, not deployed.
+  result r_plain = skipped(), r_head = skipped();
+  if (o.runs("paper_plain")) {
+    plain_norm_model m(cfg, o.seed);
+    fine_tune_paper(m, "paper_plain", r_plain);
+  }
+  if (o.runs("paper_head")) {
+    ternary_head_model m(cfg, o.seed);
+    fine_tune_paper(m, "paper_head", r_head);
   }
   result r_kd = skipped();
   if (o.runs("kd")) {
@@ -732,18 +802,27 @@ int run(const options& o, const tern::dist::communicator& comm) {
                                  {"qat_norm", "(c) (b) + extra RMSNorm", &r_norm},
                                  {"paper", "(d) extra RMSNorm + layer-wise", &r_paper},
                                  {"kd", "(e) distillation, no extra norm", &r_kd}};
+  // The ablations appear only when they ran.
+  std::vector<row> all_rows = rows;
+  if (r_plain.ran) all_rows.push_back({"paper_plain", "(d) with a gain-free extra norm", &r_plain});
+  if (r_head.ran) all_rows.push_back({"paper_head", "(d) + ternary LM head", &r_head});
   const double gap = r_ptq.ran ? r_ptq.val_loss - r_fp.val_loss : NAN;
   std::printf("\ntern_demo: %s, %lld bytes, seed %llu, model dim %lld x %lld layers\n", corpus.name().c_str(),
               static_cast<long long>(corpus.size()), static_cast<unsigned long long>(o.seed),
               static_cast<long long>(cfg.dim), static_cast<long long>(cfg.n_layers));
-  if (source) std::printf("source entropy (the limit): %.4f bits/byte\n", source->entropy_bits_per_byte());
+  if (source)
+    std::printf("source entropy (the limit): %.4f nats/byte = %.4f bits/byte\n", source->entropy_nats_per_byte(),
+                source->entropy_bits_per_byte());
+  if (ft_source)
+    std::printf("fine-tuning source entropy (the limit): %.4f nats/byte = %.4f bits/byte\n",
+                ft_source->entropy_nats_per_byte(), ft_source->entropy_bits_per_byte());
   if (ft_holder)
     std::printf("fine-tuned on: %s, %lld bytes; 'val nats' is the pretraining corpus's validation split, 'ft nats' "
                 "the fine-tuning corpus's\n",
                 ft.name().c_str(), static_cast<long long>(ft.size()));
   std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s%s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
               "steps", "tokens", "seconds", ft_holder ? "   ft nats" : "");
-  for (const auto& rw : rows) {
+  for (const auto& rw : all_rows) {
     if (!rw.r->ran) {
       std::printf("%-11s %-33s %9s\n", rw.key, rw.what, "skipped");
       continue;
@@ -776,7 +855,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
   std::string best_ft_key;
   if (ft_holder) {
     double best = INFINITY;
-    for (const auto& rw : rows)
+    for (const auto& rw : all_rows)
       if (rw.r->ran && rw.r != &r_fp && rw.r != &r_ptq && rw.r->ft_val_loss < best) {
         best = rw.r->ft_val_loss;
         best_ft_key = rw.key;
@@ -788,7 +867,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
   std::printf("total %.1f s\n", total_seconds);
 
   std::string json = "{\"tern_demo\":{";
-  for (const auto& rw : rows) {
+  for (const auto& rw : all_rows) {
     if (!rw.r->ran) {
       json += std::string("\"") + rw.key + "\":null,";
       continue;
@@ -805,7 +884,9 @@ int run(const options& o, const tern::dist::communicator& comm) {
   if (ft_holder)
     json += "\"ft_corpus\":{\"name\":\"" + tern::detail::json_escape(ft.name()) + "\",\"bytes\":" + std::to_string(ft.size()) +
             ",\"train_bytes\":" + std::to_string(ft.train_size()) + ",\"validation_bytes\":" +
-            std::to_string(ft.validation_size()) + ",\"best\":" +
+            std::to_string(ft.validation_size()) +
+            (ft_source ? ",\"entropy_nats_per_byte\":" + json_number(ft_source->entropy_nats_per_byte()) : std::string()) +
+            ",\"best\":" +
             (best_ft_key.empty() ? std::string("null") : "\"" + best_ft_key + "\"") + "},";
   json += "\"model\":{\"dim\":" + std::to_string(cfg.dim) + ",\"layers\":" + std::to_string(cfg.n_layers) +
           ",\"heads\":" + std::to_string(cfg.n_heads) + ",\"seq\":" + std::to_string(o.seq) +

@@ -49,6 +49,11 @@ cli_refused("transformer_config.n_heads" "${tiny} --dim 96 --heads 5")
 cli_refused("transformer_config.n_heads" "${tiny} --dim 7 --heads 1")
 cli_refused("option --order: 'middle' is not first or last" "${tiny} --order middle")
 cli_refused("unknown variant 'foo'" "${tiny} --variants foo")
+cli_refused("option --ramp-shape: 'cubic' is not linear, sigmoid or exponential" "${tiny} --ramp-shape cubic")
+cli_refused("option --ramp-shape needs a value" "${tiny} --ramp-shape")
+# The recipe's ablations run, and appear, only when listed.
+cli_ok("paper_plain +\\(d\\) with a gain-free extra norm +[0-9.]+.*paper_head +\\(d\\) \\+ ternary LM head +[0-9.]+.*paper: layer-wise exponential ramps of 2 steps, 2 apart"
+       "${tiny} --variants paper_plain,paper_head --ft-steps 16 --ramp-shape exponential")
 cli_refused("the list is empty" "${tiny} --variants ''")
 cli_refused("unknown variant ''" "${tiny} --variants ,")
 
@@ -94,6 +99,12 @@ cli_refused("--log-dir: 'empty.txt' exists and is not a directory" "${tiny} --lo
 cli_refused("--log-dir: cannot create '/proc/tern_logs'" "${tiny} --log-dir /proc/tern_logs")
 cli_ok("ft nats.*best ternary variant by validation loss on the fine-tuning corpus: qat_abrupt"
        "${tiny} --variants qat_abrupt --ft-steps 3 --ft-corpus ${CMAKE_CURRENT_LIST_DIR}/../../README.md --log-dir logs")
+# The default fine-tuning data: the related built-in source (its limit printed, both columns);
+# 'same' fine-tunes on the pretraining corpus (one column, no fine-tuning corpus line).
+cli_ok("fine-tuning source entropy \\(the limit\\): [0-9.]+ nats/byte.*ft nats.*\"ft_corpus\":\\{\"name\":\"built-in related Markov source"
+       "${tiny} --variants qat_abrupt --ft-steps 2")
+cli_ok("qat_abrupt +\\(b\\) QAT, lambda=1 from step 0 +[0-9.]+ +[0-9.]+ +[-+][0-9.]+% +- +2 +[0-9]+ +[0-9.]+\n"
+       "${tiny} --variants qat_abrupt --ft-steps 2 --ft-corpus same")
 foreach(f fp qat_abrupt)
   if(NOT EXISTS "${WORK}/logs/${f}.csv")
     message(FATAL_ERROR "cli tern_demo: --log-dir logs wrote no logs/${f}.csv")

@@ -31,10 +31,10 @@
 // contexts' laws with the pretraining source; --ft-corpus FILE names a file instead,
 // --ft-corpus same the pretraining corpus itself.
 // With distinct data every model is evaluated on both: the pretraining corpus's held-out split
-// (what the fine-tuning must not destroy) and the fine-tuning corpus's. With --log-dir DIR every training run writes DIR/<variant>.csv,
-// one row per step (examples/plot_curves.sh draws them).
+// (what the fine-tuning must not destroy) and the fine-tuning corpus's. With --log-dir DIR every
+// training run writes DIR/<variant>.csv, one row per step (examples/plot_curves.sh draws them).
 //
-// Usage: tern_demo [--corpus FILE] [--ft-corpus FILE] [--log-dir DIR] [--steps N] [--ft-steps N] [--dim D] [--layers L]
+// Usage: tern_demo [--corpus FILE] [--ft-corpus FILE|same] [--log-dir DIR] [--steps N] [--ft-steps N] [--dim D] [--layers L]
 //                  [--heads H] [--seq S] [--batch B] [--seed N] [--threads N] [--quick] ...
 //        tern_demo --help
 #include <Eigen/Core>
@@ -103,7 +103,7 @@ struct options {
   // else `corpus` itself. "same": `corpus` itself. Otherwise a file.
   std::string ft_corpus;
   std::string log_dir;                    // empty: no per-step metrics files
-  std::int64_t synthetic_bytes = 1 << 20;  // size of the generated default corpus
+  std::int64_t synthetic_bytes = 1 << 20;  // size of each generated built-in corpus
   std::int64_t steps = 1500;               // FP training steps
   std::int64_t ft_steps = 75;              // fine-tuning steps of every ternary variant (5% of `steps`)
   index dim = 96, layers = 4, heads = 4, seq = 64, batch = 16;
@@ -131,7 +131,8 @@ struct options {
 const char* usage =
     "usage: tern_demo [options]\n"
     "  --corpus FILE      text file to model byte by byte (default: built-in synthetic Markov source)\n"
-    "  --ft-corpus FILE|same  fine-tune the ternary variants on FILE (distinct from the pretraining\n"
+    "  --ft-corpus FILE|same  fine-tune the ternary variants on FILE (./same for a file named same;\n"
+    "                     distinct from the pretraining\n"
     "                     data), or on the pretraining corpus itself ('same'); every model is evaluated\n"
     "                     on both corpora's validation splits. Default: with the built-in corpus, a\n"
     "                     related built-in Markov source (half of its contexts follow the pretraining\n"
@@ -139,7 +140,7 @@ const char* usage =
     "                     pretraining taught; with --corpus FILE, 'same'\n"
     "  --log-dir DIR      write DIR/<variant>.csv: step, loss, lr, grad_norm, tokens_per_s, skipped,\n"
     "                     lambda_mean and lambda per layer, one row per training step\n"
-    "  --synthetic-bytes N  size of the generated default corpus (default 1048576)\n"
+    "  --synthetic-bytes N  size of each generated built-in corpus (default 1048576)\n"
     "  --steps N          FP training steps (default 1500)\n"
     "  --ft-steps N       fine-tuning steps of each ternary variant (default 75: 5% of the FP tokens)\n"
     "  --dim D --layers L --heads H   model size (default 96, 4, 4)\n"
@@ -275,7 +276,7 @@ options parse(int argc, char** argv) {
   check_range("--steps", o.steps, std::int64_t(1), max_steps, "10^8 steps take days even for the smallest model");
   check_range("--ft-steps", o.ft_steps, std::int64_t(1), max_steps, "10^8 steps take days even for the smallest model");
   check_range("--synthetic-bytes", o.synthetic_bytes, std::int64_t(1), std::int64_t(1) << 32,
-              "the generated corpus is held in memory: 4 GiB at most");
+              "each generated corpus is held in memory (two by default): 4 GiB each at most");
   check_range("--dim", o.dim, index(2), index(4096),
               "weights, gradients and two AdamW moments take ~200 dim^2 bytes per layer: 3 GiB at 4096");
   check_range("--layers", o.layers, index(1), index(256), "memory grows linearly with the layers");
@@ -617,8 +618,8 @@ int run(const options& o, const tern::dist::communicator& comm) {
     std::filesystem::create_directories(o.log_dir, ec);
     if (ec) throw std::runtime_error("--log-dir: cannot create '" + o.log_dir + "': " + ec.message());
   }
-  // The variants fine-tune on `ft`; every model is evaluated on the pretraining split and, with
-  // --ft-corpus, on the fine-tuning corpus's split too.
+  // The variants fine-tune on `ft`; every model is evaluated on the pretraining split and, when
+  // the fine-tuning data is distinct from it, on the fine-tuning corpus's split too.
   const tern::byte_corpus& ft = ft_holder ? *ft_holder : corpus;
   const auto ft_starts = ft_holder ? ft.validation_starts(o.seq, o.eval_windows) : starts;
   const auto evaluate_both = [&](auto& m, result& r) {
@@ -855,7 +856,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
   std::string best_ft_key;
   if (ft_holder) {
     double best = INFINITY;
-    for (const auto& rw : all_rows)
+    for (const auto& rw : rows)  // the four fine-tuned variants, as for the pretraining corpus
       if (rw.r->ran && rw.r != &r_fp && rw.r != &r_ptq && rw.r->ft_val_loss < best) {
         best = rw.r->ft_val_loss;
         best_ft_key = rw.key;
@@ -885,14 +886,22 @@ int run(const options& o, const tern::dist::communicator& comm) {
     json += "\"ft_corpus\":{\"name\":\"" + tern::detail::json_escape(ft.name()) + "\",\"bytes\":" + std::to_string(ft.size()) +
             ",\"train_bytes\":" + std::to_string(ft.train_size()) + ",\"validation_bytes\":" +
             std::to_string(ft.validation_size()) +
-            (ft_source ? ",\"entropy_nats_per_byte\":" + json_number(ft_source->entropy_nats_per_byte()) : std::string()) +
+            (ft_source ? ",\"entropy_bits_per_byte\":" + json_number(ft_source->entropy_bits_per_byte()) : std::string()) +
             ",\"best\":" +
             (best_ft_key.empty() ? std::string("null") : "\"" + best_ft_key + "\"") + "},";
   json += "\"model\":{\"dim\":" + std::to_string(cfg.dim) + ",\"layers\":" + std::to_string(cfg.n_layers) +
           ",\"heads\":" + std::to_string(cfg.n_heads) + ",\"seq\":" + std::to_string(o.seq) +
           ",\"batch\":" + std::to_string(o.batch) + "},";
   json += "\"paper_schedule\":{\"ramp_end\":" + json_number(o.ramp_end) + ",\"ramp_len\":" + json_number(o.ramp_len) +
-          ",\"order\":\"" + (o.order == tern::layer_order::first_to_last ? "first" : "last") + "\"},";
+          ",\"order\":\"" + (o.order == tern::layer_order::first_to_last ? "first" : "last") + "\",\"shape\":\"" +
+          shape_name + "\"},";
+  const auto exact = [](double x) {  // learning rates: significant digits, not %.6f (5e-7 is not 0.000000)
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", x);
+    return std::string(buf);
+  };
+  json += "\"lr\":" + exact(o.lr) + ",\"ft_lr\":" + exact(o.ft_lr) + ",\"ft_steps\":" +
+          std::to_string(o.ft_steps) + ",";
   json += "\"deploy\":" + (dep ? deployment_json(*dep, dep_best ? &*dep_best : nullptr, best_key) : std::string("null")) + ",";
   json += "\"seed\":" + std::to_string(o.seed) + ",\"threads\":" + std::to_string(o.threads) +
           ",\"ranks\":" + std::to_string(comm.size()) +

@@ -52,7 +52,7 @@ cli_refused("unknown variant 'foo'" "${tiny} --variants foo")
 cli_refused("option --ramp-shape: 'cubic' is not linear, sigmoid or exponential" "${tiny} --ramp-shape cubic")
 cli_refused("option --ramp-shape needs a value" "${tiny} --ramp-shape")
 # The recipe's ablations run, and appear, only when listed.
-cli_ok("paper_plain +\\(d\\) with a gain-free extra norm +[0-9.]+.*paper_head +\\(d\\) \\+ ternary LM head +[0-9.]+.*paper: layer-wise exponential ramps of 2 steps, 2 apart"
+cli_ok("paper_plain +\\(d\\) with a gain-free extra norm +[0-9.]+.*paper_head +\\(d\\) \\+ ternary LM head +[0-9.]+.*\"shape\":\"exponential\"},\"lr\":.*paper: layer-wise exponential ramps of 2 steps, 2 apart"
        "${tiny} --variants paper_plain,paper_head --ft-steps 16 --ramp-shape exponential")
 cli_refused("the list is empty" "${tiny} --variants ''")
 cli_refused("unknown variant ''" "${tiny} --variants ,")

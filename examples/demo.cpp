@@ -9,7 +9,8 @@
 //   kd          (e) knowledge distillation: KL to the FP teacher (temperature tau), lambda = 1,
 //                   no extra norm
 // and, only when --variants names them, ablations of (d): paper_plain (a gain-free extra norm)
-// and paper_head (the LM head ternary too, behind its own extra norm).
+// and paper_head (the LM head ternary too, behind its own extra norm); and fp_ft, the FP model
+// fine-tuned on the same batches without quantization (the reference for learning rates).
 //
 // Then the deployment: the paper variant (and the best ternary variant, if another) is frozen to
 // the packed ternary kernels (tern::infer::freeze), its validation loss recomputed by the frozen
@@ -31,7 +32,9 @@
 // contexts' laws with the pretraining source; --ft-corpus FILE names a file instead,
 // --ft-corpus same the pretraining corpus itself.
 // With distinct data every model is evaluated on both: the pretraining corpus's held-out split
-// (what the fine-tuning must not destroy) and the fine-tuning corpus's. With --log-dir DIR every
+// (what the fine-tuning must not destroy) and the fine-tuning corpus's. With --split halves each
+// validation split is cut in two: the first half scores choices (a learning rate, a variant:
+// select_loss in the JSON), the second half is the reported validation. With --log-dir DIR every
 // training run writes DIR/<variant>.csv, one row per step (examples/plot_curves.sh draws them).
 //
 // Usage: tern_demo [--corpus FILE] [--ft-corpus FILE|same] [--log-dir DIR] [--steps N] [--ft-steps N] [--dim D] [--layers L]
@@ -111,6 +114,7 @@ struct options {
   std::uint64_t seed = 1;
   int threads = 2;
   index eval_windows = 256;
+  bool split_halves = false;  // --split halves: a selection half and a reported half
   std::int64_t log_every = 100;
   bool quick = false, help = false;
   std::string save_fp, load_fp;
@@ -149,6 +153,9 @@ const char* usage =
     "  --clip X           global gradient-norm limit (default 1)\n"
     "  --kd-tau X         distillation temperature (default 1)\n"
     "  --eval-windows N   validation windows of S bytes (default 256; 0 = the whole split)\n"
+    "  --split S          whole (default): every validation split is reported; halves: the first half\n"
+    "                     of each is a selection split (select_loss, ft_select_loss in the JSON: choose\n"
+    "                     a learning rate there), the second half the reported validation\n"
     "  --seed N           seed of initialisation and batch order (default 1)\n"
     "  --threads N        threads for Eigen/OpenMP (default 2)\n"
     "  --log-every N      progress line period in steps (default 100)\n"
@@ -163,7 +170,8 @@ const char* usage =
     "  --variants LIST    comma-separated subset of ptq,qat_abrupt,qat_norm,paper,kd to run\n"
     "                     (default: those five; skipped ones are null in the JSON), and the paper\n"
     "                     recipe's ablations, run only when listed (not deployed): paper_plain (a\n"
-    "                     gain-free extra norm), paper_head (the LM head ternary too, with its norm)\n"
+    "                     gain-free extra norm), paper_head (the LM head ternary too, with its norm);\n"
+    "                     and fp_ft: the FP model fine-tuned the same way, unquantized\n"
     "  --save-model FILE  where the frozen paper variant is saved (default tern_demo.tern; the best\n"
     "                     ternary variant, if another, goes to FILE with its name before the suffix)\n"
     "  --deploy-format F  packed ternary format of the frozen model: tq2 (2 bits, default) or tq1 (1.6)\n"
@@ -247,7 +255,11 @@ options parse(int argc, char** argv) {
       if (o.sample_bytes < 0 || o.sample_bytes > (index(1) << 20))
         throw std::invalid_argument("option --sample-bytes must be in [0, 1048576]");
     }
-    else if (a == "--ramp-shape") {
+    else if (a == "--split") {
+      if (v == "whole") o.split_halves = false;
+      else if (v == "halves") o.split_halves = true;
+      else throw std::invalid_argument("option --split: '" + v + "' is not whole or halves");
+    } else if (a == "--ramp-shape") {
       if (v == "linear") o.shape = options::ramp_shape::linear;
       else if (v == "sigmoid") o.shape = options::ramp_shape::sigmoid;
       else if (v == "exponential") o.shape = options::ramp_shape::exponential;
@@ -261,9 +273,9 @@ options parse(int argc, char** argv) {
       std::istringstream list(v);
       for (std::string name; std::getline(list, name, ',');) {
         if (name != "ptq" && name != "qat_abrupt" && name != "qat_norm" && name != "paper" && name != "kd" &&
-            name != "paper_plain" && name != "paper_head")
+            name != "paper_plain" && name != "paper_head" && name != "fp_ft")
           throw std::invalid_argument("option --variants: unknown variant '" + name +
-                                      "' (known: ptq, qat_abrupt, qat_norm, paper, kd, paper_plain, paper_head)");
+                                      "' (known: ptq, qat_abrupt, qat_norm, paper, kd, paper_plain, paper_head, fp_ft)");
         o.variants.push_back(name);
       }
       if (o.variants.empty()) throw std::invalid_argument("option --variants: the list is empty");
@@ -325,10 +337,41 @@ struct result {
   bool ran = true;      // false: skipped with --variants
   double val_loss = 0;  // nats per byte, on the pretraining corpus's validation split
   double ft_val_loss = NAN;  // nats per byte on --ft-corpus's validation split (NAN: none)
+  double select_loss = NAN, ft_select_loss = NAN;  // the same on the selection halves (--split halves)
   std::int64_t steps = 0, tokens = 0;
   double seconds = 0;
   double bits() const { return val_loss / std::log(2.0); }
 };
+
+/// The validation windows of a corpus: `report` scores the reported losses; with --split halves
+/// the split is cut at its middle, `select` holds the windows that end in the first half and
+/// `report` those that start in the second (a window across the cut is in neither), each thinned
+/// evenly to --eval-windows.
+struct holdout {
+  std::vector<index> report, select;
+};
+
+holdout holdout_windows(const tern::byte_corpus& c, const options& o) {
+  if (!o.split_halves) return {c.validation_starts(o.seq, o.eval_windows), {}};
+  const index cut = c.validation_size() / 2;
+  std::vector<index> first, second;
+  for (const index s : c.validation_starts(o.seq, 0)) {
+    if (s + o.seq + 1 <= cut) first.push_back(s);
+    else if (s >= cut) second.push_back(s);
+  }
+  if (first.empty() || second.empty())
+    throw std::invalid_argument("--split halves: each half of the " + std::to_string(c.validation_size()) +
+                                "-byte validation split of " + c.name() + " must hold a window of --seq + 1 = " +
+                                std::to_string(o.seq + 1) + " bytes");
+  const auto thin = [&](const std::vector<index>& v) {  // element floor(i n / count), i < count
+    const index n = index(v.size());
+    const index count = o.eval_windows > 0 && o.eval_windows < n ? o.eval_windows : n;
+    std::vector<index> out;
+    for (index i = 0; i < count; ++i) out.push_back(v[std::size_t(i * n / count)]);
+    return out;
+  };
+  return {thin(second), thin(first)};
+}
 
 /// Mean cross-entropy (nats/byte) over the fixed validation windows, at the lambda set.
 template <class Model>
@@ -417,10 +460,12 @@ result train_model(Model& m, const std::string& label, const tern::byte_corpus& 
   return r;
 }
 
-std::string json_number(double x) {
+/// x for the JSON line (null when not finite): losses and seconds with 6 decimals; learning
+/// rates pass "%.9g", their significant digits (5e-7 is not 0.000000).
+std::string json_number(double x, const char* format = "%.6f") {
   if (!std::isfinite(x)) return "null";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6f", x);
+  std::snprintf(buf, sizeof buf, format, x);
   return buf;
 }
 
@@ -587,10 +632,13 @@ int run(const options& o, const tern::dist::communicator& comm) {
     corpus_holder.emplace(tern::byte_corpus::from_file(o.corpus, 0.1, o.seq + 1));
   }
   const tern::byte_corpus& corpus = *corpus_holder;
-  const auto starts = corpus.validation_starts(o.seq, o.eval_windows);
+  const holdout held = holdout_windows(corpus, o);
+  const auto& starts = held.report;
   log << "corpus: " << corpus.name() << ", " << corpus.size() << " bytes (" << corpus.train_size()
             << " train, " << corpus.validation_size() << " validation; " << starts.size() << " validation windows of "
-            << o.seq << ")\n";
+            << o.seq << (o.split_halves ? " in its second half, " + std::to_string(held.select.size()) +
+                                              " selection windows in its first" : std::string())
+            << ")\n";
   std::optional<tern::byte_corpus> ft_holder;
   if (o.ft_corpus.empty() && o.corpus.empty()) {
     // A related source: the same alphabet and order, half of the contexts with the pretraining
@@ -621,10 +669,14 @@ int run(const options& o, const tern::dist::communicator& comm) {
   // The variants fine-tune on `ft`; every model is evaluated on the pretraining split and, when
   // the fine-tuning data is distinct from it, on the fine-tuning corpus's split too.
   const tern::byte_corpus& ft = ft_holder ? *ft_holder : corpus;
-  const auto ft_starts = ft_holder ? ft.validation_starts(o.seq, o.eval_windows) : starts;
+  const holdout ft_held = ft_holder ? holdout_windows(ft, o) : held;
   const auto evaluate_both = [&](auto& m, result& r) {
     r.val_loss = evaluate(m, corpus, starts, o.seq, comm);
-    if (ft_holder) r.ft_val_loss = evaluate(m, ft, ft_starts, o.seq, comm);
+    if (ft_holder) r.ft_val_loss = evaluate(m, ft, ft_held.report, o.seq, comm);
+    if (o.split_halves) {
+      r.select_loss = evaluate(m, corpus, held.select, o.seq, comm);
+      if (ft_holder) r.ft_select_loss = evaluate(m, ft, ft_held.select, o.seq, comm);
+    }
   };
   if (source)
     log << "  true entropy rate of the source: " << source->entropy_bits_per_byte() << " bits/byte = "
@@ -754,6 +806,15 @@ int run(const options& o, const tern::dist::communicator& comm) {
     ternary_head_model m(cfg, o.seed);
     fine_tune_paper(m, "paper_head", r_head);
   }
+  // FP fine-tuning on the same batches: what the data alone does to the model, and the FP
+  // reference for the ternary variants' learning rates. Evaluated, not deployed.
+  result r_fp_ft = skipped();
+  if (o.runs("fp_ft")) {
+    fp_model m(cfg, o.seed);
+    m.copy_parameters_from(fp);
+    r_fp_ft = train_model(m, "fp_ft", ft, o, comm, o.ft_steps, o.ft_lr, ft_seed, [](std::int64_t) {});
+    evaluate_both(m, r_fp_ft);
+  }
   result r_kd = skipped();
   if (o.runs("kd")) {
     qat_model& m = m_kd.emplace(cfg, o.seed);
@@ -807,6 +868,7 @@ int run(const options& o, const tern::dist::communicator& comm) {
   std::vector<row> all_rows = rows;
   if (r_plain.ran) all_rows.push_back({"paper_plain", "(d) with a gain-free extra norm", &r_plain});
   if (r_head.ran) all_rows.push_back({"paper_head", "(d) + ternary LM head", &r_head});
+  if (r_fp_ft.ran) all_rows.push_back({"fp_ft", "FP fine-tuned, not quantized", &r_fp_ft});
   const double gap = r_ptq.ran ? r_ptq.val_loss - r_fp.val_loss : NAN;
   std::printf("\ntern_demo: %s, %lld bytes, seed %llu, model dim %lld x %lld layers\n", corpus.name().c_str(),
               static_cast<long long>(corpus.size()), static_cast<unsigned long long>(o.seed),
@@ -821,8 +883,12 @@ int run(const options& o, const tern::dist::communicator& comm) {
     std::printf("fine-tuned on: %s, %lld bytes; 'val nats' is the pretraining corpus's validation split, 'ft nats' "
                 "the fine-tuning corpus's\n",
                 ft.name().c_str(), static_cast<long long>(ft.size()));
-  std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s%s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
-              "steps", "tokens", "seconds", ft_holder ? "   ft nats" : "");
+  if (o.split_halves)
+    std::printf("--split halves: 'val nats' and 'ft nats' are the second halves of the validation splits, 'sel' and "
+                "'ft sel' the first (selection) halves\n");
+  std::printf("%-11s %-33s %9s %9s %9s %9s %6s %9s %8s%s%s\n", "variant", "", "val nats", "bits/B", "vs fp", "gap closed",
+              "steps", "tokens", "seconds", ft_holder ? "   ft nats" : "",
+              o.split_halves ? (ft_holder ? "       sel    ft sel" : "       sel") : "");
   for (const auto& rw : all_rows) {
     if (!rw.r->ran) {
       std::printf("%-11s %-33s %9s\n", rw.key, rw.what, "skipped");
@@ -834,9 +900,14 @@ int run(const options& o, const tern::dist::communicator& comm) {
     if (gap > 0) std::snprintf(closed, sizeof closed, "%.1f%%", (r_ptq.val_loss - rw.r->val_loss) / gap * 100.0);
     char ft_col[32] = "";
     if (ft_holder) std::snprintf(ft_col, sizeof ft_col, " %9.4f", rw.r->ft_val_loss);
-    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %10s %6lld %9lld %8.1f%s\n", rw.key, rw.what, rw.r->val_loss,
+    char sel_col[32] = "";
+    if (o.split_halves && ft_holder)
+      std::snprintf(sel_col, sizeof sel_col, " %9.4f %9.4f", rw.r->select_loss, rw.r->ft_select_loss);
+    else if (o.split_halves)
+      std::snprintf(sel_col, sizeof sel_col, " %9.4f", rw.r->select_loss);
+    std::printf("%-11s %-33s %9.4f %9.4f %+8.2f%% %10s %6lld %9lld %8.1f%s%s\n", rw.key, rw.what, rw.r->val_loss,
                 rw.r->bits(), rel, closed, static_cast<long long>(rw.r->steps), static_cast<long long>(rw.r->tokens),
-                rw.r->seconds, ft_col);
+                rw.r->seconds, ft_col, sel_col);
   }
   for (const deployment* d : {dep ? &*dep : nullptr, dep_best ? &*dep_best : nullptr}) {
     if (!d) continue;
@@ -876,7 +947,10 @@ int run(const options& o, const tern::dist::communicator& comm) {
     json += std::string("\"") + rw.key + "\":{\"val_loss\":" + json_number(rw.r->val_loss) +
             ",\"bits_per_byte\":" + json_number(rw.r->bits()) + ",\"steps\":" + std::to_string(rw.r->steps) +
             ",\"tokens\":" + std::to_string(rw.r->tokens) + ",\"seconds\":" + json_number(rw.r->seconds) +
-            (ft_holder ? ",\"ft_val_loss\":" + json_number(rw.r->ft_val_loss) : std::string()) + "},";
+            (ft_holder ? ",\"ft_val_loss\":" + json_number(rw.r->ft_val_loss) : std::string()) +
+            (o.split_halves ? ",\"select_loss\":" + json_number(rw.r->select_loss) : std::string()) +
+            (o.split_halves && ft_holder ? ",\"ft_select_loss\":" + json_number(rw.r->ft_select_loss) : std::string()) +
+            "},";
   }
   json += "\"corpus\":{\"name\":\"" + tern::detail::json_escape(corpus.name()) + "\",\"bytes\":" +
           std::to_string(corpus.size()) + ",\"train_bytes\":" + std::to_string(corpus.train_size()) +
@@ -895,13 +969,8 @@ int run(const options& o, const tern::dist::communicator& comm) {
   json += "\"paper_schedule\":{\"ramp_end\":" + json_number(o.ramp_end) + ",\"ramp_len\":" + json_number(o.ramp_len) +
           ",\"order\":\"" + (o.order == tern::layer_order::first_to_last ? "first" : "last") + "\",\"shape\":\"" +
           shape_name + "\"},";
-  const auto exact = [](double x) {  // learning rates: significant digits, not %.6f (5e-7 is not 0.000000)
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", x);
-    return std::string(buf);
-  };
-  json += "\"lr\":" + exact(o.lr) + ",\"ft_lr\":" + exact(o.ft_lr) + ",\"ft_steps\":" +
-          std::to_string(o.ft_steps) + ",";
+  json += "\"lr\":" + json_number(o.lr, "%.9g") + ",\"ft_lr\":" + json_number(o.ft_lr, "%.9g") + ",\"ft_steps\":" +
+          std::to_string(o.ft_steps) + ",\"split\":\"" + (o.split_halves ? "halves" : "whole") + "\",";
   json += "\"deploy\":" + (dep ? deployment_json(*dep, dep_best ? &*dep_best : nullptr, best_key) : std::string("null")) + ",";
   json += "\"seed\":" + std::to_string(o.seed) + ",\"threads\":" + std::to_string(o.threads) +
           ",\"ranks\":" + std::to_string(comm.size()) +

@@ -55,6 +55,13 @@ cli_refused("option --ramp-shape needs a value" "${tiny} --ramp-shape")
 cli_ok("paper_plain +\\(d\\) with a gain-free extra norm +[0-9.]+.*paper_head +\\(d\\) \\+ ternary LM head +[0-9.]+.*\"shape\":\"exponential\"},\"lr\":.*paper: layer-wise exponential ramps of 2 steps, 2 apart"
        "${tiny} --variants paper_plain,paper_head --ft-steps 16 --ramp-shape exponential")
 cli_refused("the list is empty" "${tiny} --variants ''")
+# FP fine-tuning (fp_ft) and the selection halves of --split halves: both in the table and the JSON.
+cli_refused("option --split: 'thirds' is not whole or halves" "${tiny} --split thirds")
+cli_refused("--split halves: each half of the 70-byte validation split of built-in Markov source"
+            "${tiny} --synthetic-bytes 700 --seq 32 --split halves")
+cli_ok("sel +ft sel\n.*fp_ft +FP fine-tuned, not quantized +[0-9.]+ .*\"fp_ft\":\\{\"val_loss\":[0-9.]+,.*\"select_loss\":[0-9.]+,\"ft_select_loss\":[0-9.]+\\}.*\"split\":\"halves\""
+       "${tiny} --variants ptq,fp_ft --ft-steps 2 --split halves")
+cli_ok("\"split\":\"whole\"" "${tiny}")
 cli_refused("unknown variant ''" "${tiny} --variants ,")
 
 # The deployment options.

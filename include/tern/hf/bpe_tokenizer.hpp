@@ -243,6 +243,11 @@ class bpe_tokenizer {
   };
 
   [[noreturn]] void fail(const std::string& msg) const { throw std::runtime_error("tokenizer '" + name_ + "': " + msg); }
+  /// A token id as tokenizer.json may give it: an integer in [0, 2^30] (a value past int64 reads
+  /// as negative and is refused too).
+  static bool valid_id(const nlohmann::json& id) {
+    return id.is_number_integer() && id.get<std::int64_t>() >= 0 && id.get<std::int64_t>() <= (1 << 30);
+  }
 
   token checked_id(token id, const char* what) const {
     if (id < 0 || std::size_t(id) >= id_to_token_.size())
@@ -336,7 +341,7 @@ class bpe_tokenizer {
       if (!v.is_object()) fail("model.vocab: not an object of token -> id");
       token max_id = -1;
       for (const auto& [tok, id] : v.items()) {
-        if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > (1 << 30))
+        if (!valid_id(id))
           fail("model.vocab: token " + json(tok).dump() + " has an invalid id " + id.dump());
         vocab_.emplace(tok, token(id.get<std::int64_t>()));
         max_id = std::max(max_id, token(id.get<std::int64_t>()));
@@ -351,8 +356,7 @@ class bpe_tokenizer {
           added_token t;
           t.content = a.at("content").get<std::string>();
           const auto& id = a.at("id");
-          if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > (1 << 30) ||
-              t.content.empty())
+          if (!valid_id(id) || t.content.empty())
             fail("added_tokens: invalid entry " + a.dump());
           t.id = token(id.get<std::int64_t>());
           t.lstrip = a.value("lstrip", false);

@@ -14,6 +14,10 @@ import sys
 from collections import defaultdict
 
 VARIANTS = ["fp_ft", "qat_abrupt", "qat_norm", "paper", "kd"]
+PAIRS = [("paper", "qat_norm", "(d) - (c): the schedule, norm held"),
+         ("paper", "qat_abrupt", "(d) - (b): the recipe against abrupt QAT"),
+         ("qat_norm", "qat_abrupt", "(c) - (b): the extra norm, abrupt"),
+         ("paper", "kd", "(d) - (e): the recipe against distillation")]
 
 
 def fmt(xs):
@@ -22,6 +26,12 @@ def fmt(xs):
     if len(xs) == 1:
         return f"{xs[0]:.3f}"
     return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}"
+
+
+def fmt_diff(xs):
+    if len(xs) == 1:
+        return f"{xs[0]:+.3f}"
+    return f"{statistics.mean(xs):+.3f} ± {statistics.stdev(xs):.3f}"
 
 
 def main(paths):
@@ -53,6 +63,7 @@ def main(paths):
         print(f"### Each variant at its best learning rate on the {name}'s selection half\n")
         print("| variant | chosen lr per seed | kept (pretraining corpus) | learned (fine-tuning corpus) |")
         print("|---|---|---|---|")
+        best = {}  # (variant, seed) -> the record at the chosen lr
         for v in VARIANTS:
             chosen, kept, learned = [], [], []
             for s in seeds:
@@ -61,11 +72,22 @@ def main(paths):
                 if not cands:
                     continue
                 _, lr = min(cands)
+                best[v, s] = runs[lr][s][v]
                 chosen.append(f"{lr:g}")
-                kept.append(runs[lr][s][v]["val_loss"])
-                learned.append(runs[lr][s][v]["ft_val_loss"])
+                kept.append(best[v, s]["val_loss"])
+                learned.append(best[v, s]["ft_val_loss"])
             if chosen:
                 print(f"| {v} | {', '.join(chosen)} | {fmt(kept)} | {fmt(learned)} |")
+        print("\nPaired by seed, each at its chosen lr: mean ± sd of the difference, and in how many seeds "
+              "the first is lower\n")
+        print("| pair | kept | learned |")
+        print("|---|---|---|")
+        for a, b, name in PAIRS:
+            cells = []
+            for key in ["val_loss", "ft_val_loss"]:
+                d = [best[a, s][key] - best[b, s][key] for s in seeds if (a, s) in best and (b, s) in best]
+                cells.append(f"{fmt_diff(d)} ({sum(x < 0 for x in d)}/{len(d)})" if d else "-")
+            print(f"| {name} | {cells[0]} | {cells[1]} |")
         print()
     print("### Every learning rate (reported halves: kept / learned)\n")
     print("| variant | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |")

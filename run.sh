@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 packages=(cmake make g++ libeigen3-dev libxsimd-dev libxxhash-dev catch2 libbenchmark-dev g++-aarch64-linux-gnu qemu-user
           clang libclang-rt-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev sentencepiece gnuplot-nox
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin python3)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 install_deps() {

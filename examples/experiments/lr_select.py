@@ -83,6 +83,8 @@ def main(paths):
         print("| pair | kept | learned |")
         print("|---|---|---|")
         for a, b, name in PAIRS:
+            if not any((a, s) in best and (b, s) in best for s in seeds):
+                continue  # a variant that was not run
             cells = []
             for key in ["val_loss", "ft_val_loss"]:
                 d = [best[a, s][key] - best[b, s][key] for s in seeds if (a, s) in best and (b, s) in best]
@@ -93,6 +95,8 @@ def main(paths):
     print("| variant | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |")
     print("|---|" + "---|" * len(lrs))
     for v in VARIANTS:
+        if not any(runs[lr][s].get(v) for lr in lrs for s in seeds):
+            continue  # not run
         cells = []
         for lr in lrs:
             rs = [runs[lr][s][v] for s in seeds if runs[lr][s].get(v)]

@@ -13,19 +13,13 @@ import statistics
 import sys
 from collections import defaultdict
 
+from summarize import fmt  # mean ± sd of the seeds, 3 decimals (this script's folder is on sys.path)
+
 VARIANTS = ["fp_ft", "qat_abrupt", "qat_norm", "paper", "kd"]
 PAIRS = [("paper", "qat_norm", "(d) - (c): the schedule, norm held"),
          ("paper", "qat_abrupt", "(d) - (b): the recipe against abrupt QAT"),
          ("qat_norm", "qat_abrupt", "(c) - (b): the extra norm, abrupt"),
          ("paper", "kd", "(d) - (e): the recipe against distillation")]
-
-
-def fmt(xs):
-    if not xs:
-        return "-"
-    if len(xs) == 1:
-        return f"{xs[0]:.3f}"
-    return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}"
 
 
 def fmt_diff(xs):
